@@ -1,0 +1,94 @@
+// moe/cpu/attention/causal_attention.hpp — softmax(q·kᵀ · scale + causal mask) · v over cached positions.
+//
+// The core shared by grouped-query attention (G kv heads, H/G query heads each) and multi-head latent attention
+// (absorbed: one shared "kv head" of width R + Dr whose first R columns are also the values).
+// Scores and softmax are fp32, in the order transformers' eager_attention_forward uses: (q·kᵀ)·scale, then
+// exp(s − max) / Σ, then the weighted sum of values. Masked positions get weight exactly 0.
+// Work items are (query head, block of 16 query tokens): fixed by the shapes, so any thread count gives the
+// same bits.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include <Eigen/Core>
+
+#include "moe/cpu/eigen_maps.hpp"
+#include "moe/cpu/thread_pool.hpp"
+#include "moe/tensor/matrix_view.hpp"
+
+namespace moe::cpu {
+
+// How query heads read keys and values.
+struct attention_heads {
+    int heads = 0;      // H: query heads
+    int kv_heads = 0;   // G: key/value heads; query head h reads kv head h / (H/G), as repeat_kv does
+    int key_dim = 0;    // Dk: width of one query/key head
+    int value_dim = 0;  // Dv: width of one value head
+};
+
+namespace detail {
+using strided_map = Eigen::Map<const row_major_matrix, 0, Eigen::OuterStride<>>;
+using strided_out_map = Eigen::Map<row_major_matrix, 0, Eigen::OuterStride<>>;
+inline constexpr std::int64_t query_tokens_per_item = 16;
+}  // namespace detail
+
+// q:      (T, H·Dk)   queries of the T newest positions; query t sits at position L − T + t
+// keys:   (L, ≥ G·Dk) kv head g in columns [g·Dk, (g+1)·Dk); the row stride is keys.cols
+// values: (L, ≥ G·Dv) kv head g in columns [g·Dv, (g+1)·Dv); the row stride is values.cols
+// out:    (T, H·Dv)   must not overlap the inputs
+// Query t attends to keys 0 … L − T + t (causal, including itself).
+inline void causal_attention(matrix_view<const float> q, matrix_view<const float> keys, matrix_view<const float> values,
+                             attention_heads shape, float scale, matrix_view<float> out, thread_pool& pool) {
+    const std::int64_t T = q.rows, L = keys.rows, H = shape.heads, G = shape.kv_heads;
+    const std::int64_t Dk = shape.key_dim, Dv = shape.value_dim;
+    if (G < 1 || H % G != 0) throw shape_error("causal_attention: heads must be a multiple of kv_heads");
+    require_shape("causal_attention", "q", q, T, H * Dk);
+    require_shape("causal_attention", "out", out, T, H * Dv);
+    if (keys.cols < G * Dk || values.cols < G * Dv || values.rows != L) {
+        throw shape_error("causal_attention: keys " + shape_string(keys.rows, keys.cols) + " / values " +
+                          shape_string(values.rows, values.cols) + " too narrow for the kv heads");
+    }
+    if (T > L) throw shape_error("causal_attention: more queries than cached positions");
+    if (T == 0) return;
+
+    const std::int64_t group = H / G;
+    const std::int64_t token_blocks = (T + detail::query_tokens_per_item - 1) / detail::query_tokens_per_item;
+    pool.parallel_for(H * token_blocks, [&](std::int64_t item) {
+        thread_local row_major_matrix weights;  // (tokens, visible)
+        const std::int64_t h = item / token_blocks, g = h / group;
+        const std::int64_t t0 = (item % token_blocks) * detail::query_tokens_per_item;
+        const std::int64_t tokens = std::min(detail::query_tokens_per_item, T - t0);
+        const std::int64_t first_position = L - T + t0;           // position of query t0
+        const std::int64_t visible = first_position + tokens;     // keys the last query of the block sees
+
+        const detail::strided_map q_h(q.row(t0) + h * Dk, tokens, Dk, Eigen::OuterStride<>(q.cols));
+        const detail::strided_map k_g(keys.data + g * Dk, visible, Dk, Eigen::OuterStride<>(keys.cols));
+        const detail::strided_map v_g(values.data + g * Dv, visible, Dv, Eigen::OuterStride<>(values.cols));
+        weights.resize(tokens, visible);
+        weights.noalias() = q_h * k_g.transpose();  // (tokens, visible)
+        for (std::int64_t r = 0; r < tokens; ++r) {
+            const std::int64_t sees = first_position + r + 1;
+            float* row = weights.data() + r * visible;
+            float max = -std::numeric_limits<float>::infinity();
+            for (std::int64_t j = 0; j < sees; ++j) {
+                row[j] *= scale;
+                max = std::max(max, row[j]);
+            }
+            float sum = 0.0f;
+            for (std::int64_t j = 0; j < sees; ++j) {
+                row[j] = std::exp(row[j] - max);
+                sum += row[j];
+            }
+            for (std::int64_t j = 0; j < sees; ++j) row[j] /= sum;
+            std::fill(row + sees, row + visible, 0.0f);  // causal mask
+        }
+        detail::strided_out_map out_h(out.row(t0) + h * Dv, tokens, Dv, Eigen::OuterStride<>(out.cols));
+        out_h.noalias() = weights * v_g;  // (tokens, Dv)
+    });
+}
+
+}  // namespace moe::cpu

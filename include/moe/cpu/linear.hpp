@@ -1,0 +1,60 @@
+// moe/cpu/linear.hpp — y = x · Wᵀ (+ b), nn.Linear on the CPU with fp32/bf16/fp16 weights and fp32 accumulation.
+//
+// W uses the nn.Linear layout (out_features, in_features), so checkpoint tensors are used in place. The work is
+// split into fixed blocks of weight_rows_per_item rows of W (output columns); each block is widened to fp32 when
+// stored as bf16/fp16 (widen_rows from swiglu_kernels.hpp) and multiplied with Eigen. Blocks depend on the shapes
+// only, so the result is bit-identical for any thread count.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "moe/cpu/eigen_maps.hpp"
+#include "moe/cpu/swiglu_kernels.hpp"
+#include "moe/cpu/thread_pool.hpp"
+#include "moe/tensor/matrix_view.hpp"
+
+namespace moe::cpu {
+
+// x: (T, in)  weight: (out, in)  bias: (1, out) or empty (data == nullptr)  y: (T, out), must not overlap x.
+// Only columns [first_row, first_row + rows) of y are written.
+template <class Storage>
+void linear_block(matrix_view<const float> x, matrix_view<const Storage> weight, matrix_view<const Storage> bias,
+                  std::int64_t first_row, std::int64_t rows, matrix_view<float> y) {
+    thread_local std::vector<float> buffer;
+    const auto w = widen_rows(weight, first_row, rows, buffer);  // (rows, in)
+    auto out = eigen_map(y).middleCols(first_row, rows);         // (T, rows)
+    out.noalias() = eigen_map(x) * w.transpose();
+    if (bias.data != nullptr) {
+        for (std::int64_t t = 0; t < x.rows; ++t) {
+            float* row = y.row(t) + first_row;
+            for (std::int64_t r = 0; r < rows; ++r) row[r] += to_float(bias.data[first_row + r]);
+        }
+    }
+}
+
+// x: (T, in)  weight: (out, in)  bias: (1, out) or empty  y: (T, out). T may be 0.
+// Throws moe::shape_error when the shapes disagree.
+template <class Storage>
+void linear(matrix_view<const float> x, matrix_view<const Storage> weight, matrix_view<const Storage> bias,
+            matrix_view<float> y, thread_pool& pool) {
+    require_shape("linear", "weight", weight, weight.rows, x.cols);
+    require_shape("linear", "y", y, x.rows, weight.rows);
+    if (bias.data != nullptr) require_shape("linear", "bias", bias, 1, weight.rows);
+    if (x.rows == 0 || weight.rows == 0) return;
+    const std::int64_t out = weight.rows;
+    const std::int64_t blocks = (out + weight_rows_per_item - 1) / weight_rows_per_item;
+    pool.parallel_for(blocks, [&](std::int64_t item) {
+        const std::int64_t first = item * weight_rows_per_item;
+        linear_block<Storage>(x, weight, bias, first, std::min(weight_rows_per_item, out - first), y);
+    });
+}
+
+// Without a bias.
+template <class Storage>
+void linear(matrix_view<const float> x, matrix_view<const Storage> weight, matrix_view<float> y, thread_pool& pool) {
+    linear<Storage>(x, weight, matrix_view<const Storage>{}, y, pool);
+}
+
+}  // namespace moe::cpu
