@@ -80,7 +80,7 @@ class grouped_query_attention {
 
         // Attend over every cached position including the new ones: keys/values (first + T, G·Dh).
         context_.resize(T, Q);  // (T, H·Dh)
-        const matrix_view<const float> keys{cache.keys(0, first + T)}, values{cache.values(0, first + T)};
+        const matrix_view<const float> keys = cache.keys(0, first + T), values = cache.values(0, first + T);
         causal_attention(q_.view(), keys, values,
                          {.heads = int(H), .kv_heads = int(G), .key_dim = int(Dh), .value_dim = int(Dh)}, scale_,
                          context_.view(), pool);

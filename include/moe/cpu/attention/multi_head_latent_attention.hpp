@@ -81,7 +81,7 @@ class multi_head_latent_attention {
         }
 
         absorb_queries(pool);  // q_abs_: (T, H·(R+Dr))
-        const matrix_view<const float> cached{cache.rows(0, first + T)};  // (L, R+Dr)
+        const matrix_view<const float> cached = cache.rows(0, first + T);  // (L, R+Dr)
         latent_context_.resize(T, H * R);                                // (T, H·R)
         causal_attention(q_abs_.view(), cached, cached,
                          {.heads = int(H), .kv_heads = 1, .key_dim = int(R + Dr), .value_dim = int(R)}, scale_,
