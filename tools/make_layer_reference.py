@@ -18,7 +18,8 @@ writes tests/data/layer_reference/<case>.safetensors with:
     scaling                    (1)     the module's softmax scale
     output                     (T, D)  attention output
     output_decode              (T, D)  the same module run token by token through a transformers DynamicCache
-The config is stored as JSON in the file metadata ("config"). Python is only the generator: the files are committed
+The config, a note, T and the transformers/torch versions are stored as one JSON string in the file
+metadata ("reference"), so the bytes are the same on every run. Python is only the generator: the files are committed
 and the C++ tests do not need Python.
 """
 
@@ -185,8 +186,10 @@ def main() -> None:
     torch.set_num_threads(1)
     for name, case in CASES.items():
         tensors = run_case(name, case)
-        metadata = {"config": json.dumps(_COMMON | case["kwargs"], sort_keys=True), "note": case["note"],
-                    "transformers": transformers.__version__, "torch": torch.__version__, "tokens": str(T)}
+        # One metadata key: safetensors writes several keys in hash order, which would change the bytes per run.
+        metadata = {"reference": json.dumps({"config": _COMMON | case["kwargs"], "note": case["note"], "tokens": T,
+                                             "transformers": transformers.__version__, "torch": torch.__version__},
+                                            sort_keys=True)}
         save_file(tensors, os.path.join(args.out, f"{name}.safetensors"), metadata=metadata)
     print(f"transformers {transformers.__version__}, torch {torch.__version__}")
 
