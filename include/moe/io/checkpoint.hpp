@@ -1,0 +1,147 @@
+// moe/io/checkpoint.hpp — a Hugging Face checkpoint: one model.safetensors, or shards listed by an index.
+//
+// checkpoint(path) accepts
+//   - a directory: model.safetensors if present (as transformers prefers it), else model.safetensors.index.json;
+//   - a *.index.json file: {"weight_map": {tensor name: shard file name, …}}, shards relative to its directory;
+//   - any other file: a single safetensors file.
+// Every shard is mapped and validated on open, and every tensor the index lists must be in its shard, so a broken
+// checkpoint fails at load time rather than halfway through building a model. Tensors present in a shard but
+// absent from the weight_map are ignored (as transformers does).
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "moe/io/checkpoint_error.hpp"
+#include "moe/io/safetensors_file.hpp"
+#include "moe/io/safetensors_parse.hpp"
+#include "moe/io/tensor_info.hpp"
+
+namespace moe::io {
+
+inline constexpr std::string_view single_file_name = "model.safetensors";
+inline constexpr std::string_view index_file_name = "model.safetensors.index.json";
+
+class checkpoint {
+   public:
+    explicit checkpoint(const std::filesystem::path& path) : path_(path.string()) {
+        std::error_code error;
+        if (std::filesystem::is_directory(path, error)) {
+            if (std::filesystem::exists(path / single_file_name, error)) {
+                open_single(path / single_file_name);
+            } else if (std::filesystem::exists(path / index_file_name, error)) {
+                open_index(path / index_file_name);
+            } else {
+                throw detail::file_error(path_, "directory has neither " + std::string(single_file_name) + " nor " +
+                                                    std::string(index_file_name));
+            }
+        } else if (path.filename().string().ends_with(".index.json")) {
+            open_index(path);
+        } else {
+            open_single(path);
+        }
+    }
+
+    // The directory or file given to the constructor.
+    const std::string& path() const { return path_; }
+    bool sharded() const { return !index_.empty(); }
+    const std::vector<safetensors_file>& shards() const { return shards_; }
+
+    std::optional<tensor_ref> find(std::string_view name) const {
+        if (!sharded()) return shards_.front().find(name);
+        const auto it = index_.find(name);
+        if (it == index_.end()) return std::nullopt;
+        return shards_[it->second].find(name);  // present: checked on open
+    }
+
+    tensor_ref require(std::string_view name) const {
+        if (auto found = find(name)) return *found;
+        throw detail::file_error(sharded() ? index_path_ : shards_.front().path(),
+                                 "missing tensor '" + std::string(name) + "'");
+    }
+
+    bool contains(std::string_view name) const { return find(name).has_value(); }
+
+    // Every reachable tensor name, sorted.
+    std::vector<std::string> tensor_names() const {
+        std::vector<std::string> names;
+        if (!sharded()) {
+            for (const auto& info : shards_.front().tensors()) names.push_back(info.name);
+        } else {
+            for (const auto& entry : index_) names.push_back(entry.first);
+        }
+        return names;
+    }
+
+    // The single file's "__metadata__" (the first shard's when sharded — transformers writes the same in each).
+    const std::map<std::string, std::string, std::less<>>& metadata() const { return shards_.front().metadata(); }
+
+   private:
+    void open_single(const std::filesystem::path& file) { shards_.emplace_back(file); }
+
+    void open_index(const std::filesystem::path& file) {
+        index_path_ = file.string();
+        std::ifstream stream(file, std::ios::binary);
+        if (!stream) throw detail::file_error(index_path_, "cannot open");
+        nlohmann::json index;
+        try {
+            index = nlohmann::json::parse(stream);
+        } catch (const nlohmann::json::exception& error) {
+            throw detail::file_error(index_path_, std::string("malformed JSON: ") + error.what());
+        }
+        if (!index.is_object()) {
+            throw detail::file_error(index_path_, "JSON is " + detail::json_type(index) + ", expected an object");
+        }
+        const auto map_it = index.find("weight_map");
+        if (map_it == index.end()) throw detail::file_error(index_path_, "missing 'weight_map'");
+        if (!map_it->is_object()) {
+            throw detail::file_error(index_path_, "'weight_map' is " + detail::json_type(*map_it) + ", expected an object");
+        }
+        if (map_it->empty()) throw detail::file_error(index_path_, "'weight_map' is empty");
+
+        std::map<std::string, std::size_t, std::less<>> shard_numbers;  // shard file name → position in shards_
+        const std::filesystem::path directory = file.parent_path();
+        for (const auto& [tensor, shard] : map_it->items()) {
+            if (!shard.is_string()) {
+                throw detail::file_error(index_path_, "tensor '" + tensor + "': shard is " + detail::json_type(shard) +
+                                                          ", expected a file name");
+            }
+            const auto& shard_name = shard.get_ref<const std::string&>();
+            auto number = shard_numbers.find(shard_name);
+            if (number == shard_numbers.end()) {
+                const std::filesystem::path shard_path = directory / shard_name;
+                if (shard_name.empty() || std::filesystem::path(shard_name).is_absolute()) {
+                    throw detail::file_error(index_path_, "tensor '" + tensor + "': shard '" + shard_name +
+                                                              "' must be a file name relative to the index");
+                }
+                std::error_code error;
+                if (!std::filesystem::is_regular_file(shard_path, error)) {
+                    throw detail::file_error(index_path_, "tensor '" + tensor + "': shard '" + shard_name +
+                                                              "' does not exist (" + shard_path.string() + ")");
+                }
+                shards_.emplace_back(shard_path);
+                number = shard_numbers.emplace(shard_name, shards_.size() - 1).first;
+            }
+            if (!shards_[number->second].contains(tensor)) {
+                throw detail::file_error(index_path_, "tensor '" + tensor + "' is listed in shard '" + shard_name +
+                                                          "' but is missing from that file");
+            }
+            index_.emplace(tensor, number->second);
+        }
+    }
+
+    std::string path_;
+    std::string index_path_;
+    std::vector<safetensors_file> shards_;
+    std::map<std::string, std::size_t, std::less<>> index_;  // tensor name → shard position (sharded only)
+};
+
+}  // namespace moe::io

@@ -1,0 +1,40 @@
+// moe/io/checkpoint_error.hpp — the one exception type checkpoint reading throws.
+//
+// Every message starts with the file it is about, then the tensor (when there is one), then the problem, e.g.
+//   "model-00002.safetensors: tensor 'model.layers.0.mlp.gate.weight': data offsets [100, 900) run past the data
+//    section (512 bytes)"
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace moe::io {
+
+class checkpoint_error : public std::runtime_error {
+   public:
+    using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+
+// "<file>: <problem>"
+inline checkpoint_error file_error(std::string_view file, std::string_view problem) {
+    std::string message(file);
+    message += ": ";
+    message += problem;
+    return checkpoint_error(message);
+}
+
+// "<file>: tensor '<name>': <problem>"
+inline checkpoint_error tensor_error(std::string_view file, std::string_view tensor, std::string_view problem) {
+    std::string message(file);
+    message += ": tensor '";
+    message += tensor;
+    message += "': ";
+    message += problem;
+    return checkpoint_error(message);
+}
+
+}  // namespace detail
+}  // namespace moe::io

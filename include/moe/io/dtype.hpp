@@ -1,0 +1,111 @@
+// moe/io/dtype.hpp — the element types a safetensors file may declare, their sizes and names.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "moe/config/precision.hpp"
+#include "moe/precision/half_types.hpp"
+
+namespace moe::io {
+
+enum class dtype : std::uint8_t { f64, f32, f16, bf16, i64, i32, i16, i8, u64, u32, u16, u8, boolean };
+
+inline constexpr std::array all_dtypes = {dtype::f64, dtype::f32, dtype::f16, dtype::bf16, dtype::i64,
+                                          dtype::i32, dtype::i16, dtype::i8,  dtype::u64,  dtype::u32,
+                                          dtype::u16, dtype::u8,  dtype::boolean};
+
+// The spelling used in safetensors headers.
+constexpr std::string_view name_of(dtype type) {
+    switch (type) {
+        case dtype::f64: return "F64";
+        case dtype::f32: return "F32";
+        case dtype::f16: return "F16";
+        case dtype::bf16: return "BF16";
+        case dtype::i64: return "I64";
+        case dtype::i32: return "I32";
+        case dtype::i16: return "I16";
+        case dtype::i8: return "I8";
+        case dtype::u64: return "U64";
+        case dtype::u32: return "U32";
+        case dtype::u16: return "U16";
+        case dtype::u8: return "U8";
+        case dtype::boolean: return "BOOL";
+    }
+    return "?";
+}
+
+constexpr std::size_t size_of(dtype type) {
+    switch (type) {
+        case dtype::f64:
+        case dtype::i64:
+        case dtype::u64: return 8;
+        case dtype::f32:
+        case dtype::i32:
+        case dtype::u32: return 4;
+        case dtype::f16:
+        case dtype::bf16:
+        case dtype::i16:
+        case dtype::u16: return 2;
+        case dtype::i8:
+        case dtype::u8:
+        case dtype::boolean: return 1;
+    }
+    return 0;
+}
+
+constexpr bool is_floating(dtype type) {
+    return type == dtype::f64 || type == dtype::f32 || type == dtype::f16 || type == dtype::bf16;
+}
+
+// Header spelling → dtype; nullopt for anything else (F8_E4M3, C64, typos, …).
+constexpr std::optional<dtype> parse_dtype(std::string_view name) {
+    for (dtype type : all_dtypes) {
+        if (name_of(type) == name) return type;
+    }
+    return std::nullopt;
+}
+
+// "F64, F32, …" for error messages.
+inline std::string known_dtype_names() {
+    std::string names;
+    for (dtype type : all_dtypes) {
+        if (!names.empty()) names += ", ";
+        names += name_of(type);
+    }
+    return names;
+}
+
+// The file dtype whose bytes are exactly T (what makes in-place access possible).
+template <class T>
+inline constexpr bool is_weight_type_v = false;
+template <>
+inline constexpr bool is_weight_type_v<float> = true;
+template <>
+inline constexpr bool is_weight_type_v<bfloat16> = true;
+template <>
+inline constexpr bool is_weight_type_v<float16> = true;
+
+template <class T>
+    requires is_weight_type_v<T>
+constexpr dtype dtype_of() {
+    if constexpr (std::is_same_v<T, float>) return dtype::f32;
+    else if constexpr (std::is_same_v<T, bfloat16>) return dtype::bf16;
+    else return dtype::f16;
+}
+
+constexpr dtype dtype_of(weight_format format) {
+    switch (format) {
+        case weight_format::fp32: return dtype::f32;
+        case weight_format::bf16: return dtype::bf16;
+        case weight_format::fp16: return dtype::f16;
+    }
+    return dtype::f32;
+}
+
+}  // namespace moe::io

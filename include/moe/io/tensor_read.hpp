@@ -1,0 +1,275 @@
+// moe/io/tensor_read.hpp — typed access to checkpoint tensors: in place when possible, converted otherwise.
+//
+// A tensor is used IN PLACE (no copy, the pointer points into the file mapping) when its file dtype is exactly T
+// and its address is aligned for T. Otherwise it is converted into owned memory: F32/F16/BF16 (and F64) to
+// float/bfloat16/float16 with the library's round-to-nearest-even conversions. safetensors does not promise
+// alignment — the writer pads the header to 8 bytes, but hand-made files may not — so a misaligned tensor is
+// copied rather than read through a misaligned pointer (undefined behaviour).
+//
+// Matrices are row-major; a 1-D tensor of n elements reads as a (1, n) matrix, a scalar as (1, 1).
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <limits>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "moe/io/checkpoint_error.hpp"
+#include "moe/io/dtype.hpp"
+#include "moe/io/tensor_info.hpp"
+#include "moe/precision/half_types.hpp"
+#include "moe/tensor/matrix_view.hpp"
+
+namespace moe::io {
+
+static_assert(std::endian::native == std::endian::little,
+              "moe::io reads safetensors (little-endian) in place and needs a little-endian host");
+
+namespace detail {
+
+inline checkpoint_error ref_error(const tensor_ref& ref, std::string_view problem) {
+    return tensor_error(ref.file, ref.name(), problem);
+}
+
+// (rows, cols) of a tensor read as a matrix: (1, n) for 1-D, (1, 1) for a scalar; throws for 3-D and up.
+inline std::pair<std::int64_t, std::int64_t> matrix_shape(const tensor_ref& ref) {
+    const auto& shape = ref.shape();
+    if (shape.empty()) return {1, 1};
+    if (shape.size() == 1) return {1, shape[0]};
+    if (shape.size() == 2) return {shape[0], shape[1]};
+    throw ref_error(ref, "has shape " + shape_string(shape) + ", expected a 1-D or 2-D tensor");
+}
+
+template <class T>
+T load_unaligned(const std::byte* source) {
+    T value;
+    std::memcpy(&value, source, sizeof(T));
+    return value;
+}
+
+// One stored element → float (every source dtype converts to float exactly, except F64 which rounds).
+inline float element_to_float(dtype type, const std::byte* source) {
+    switch (type) {
+        case dtype::f32: return load_unaligned<float>(source);
+        case dtype::f16: return float16::to_float(load_unaligned<std::uint16_t>(source));
+        case dtype::bf16: return bfloat16::to_float(load_unaligned<std::uint16_t>(source));
+        case dtype::f64: return static_cast<float>(load_unaligned<double>(source));
+        default: return 0.0f;  // unreachable: callers accept floating dtypes only
+    }
+}
+
+}  // namespace detail
+
+// True when load_tensor<T>(ref) would return a pointer into the file instead of a copy.
+template <class T>
+    requires is_weight_type_v<T>
+bool can_view_in_place(const tensor_ref& ref) {
+    return ref.dtype() == dtype_of<T>() &&
+           reinterpret_cast<std::uintptr_t>(ref.bytes.data()) % alignof(T) == 0;
+}
+
+// Converts every element of a floating-point tensor into `out` (numel elements, any dtype combination:
+// F32/F16/BF16/F64 → float/bfloat16/float16). Same dtype is a plain copy, bit for bit (NaN payloads kept).
+// F64 → bfloat16/float16 goes through float, so it can round twice.
+template <class T>
+    requires is_weight_type_v<T>
+void copy_into(const tensor_ref& ref, std::span<T> out /* (numel) */) {
+    if (!is_floating(ref.dtype())) {
+        throw detail::ref_error(ref, "is " + std::string(name_of(ref.dtype())) +
+                                         ", expected a floating-point tensor (F32, F16, BF16 or F64)");
+    }
+    const auto count = static_cast<std::size_t>(ref.numel());
+    if (out.size() != count) {
+        throw detail::ref_error(ref, "has " + std::to_string(count) + " elements, the destination holds " +
+                                         std::to_string(out.size()));
+    }
+    if (count == 0) return;
+    if (ref.dtype() == dtype_of<T>()) {
+        std::memcpy(out.data(), ref.bytes.data(), count * sizeof(T));
+        return;
+    }
+    const std::size_t stride = size_of(ref.dtype());
+    const std::byte* source = ref.bytes.data();
+    for (std::size_t i = 0; i < count; ++i) {
+        const float value = detail::element_to_float(ref.dtype(), source + i * stride);
+        if constexpr (std::is_same_v<T, float>) {
+            out[i] = value;
+        } else {
+            out[i] = T(value);
+        }
+    }
+}
+
+// A tensor of T, either borrowed from the file mapping (in_place()) or owned after conversion.
+// Copyable and movable; a borrowed one is valid only while its file is open.
+template <class T>
+class loaded_tensor {
+   public:
+    loaded_tensor() = default;
+    // Borrowed: `data` points into a file mapping holding numel elements of shape `shape`.
+    loaded_tensor(std::vector<std::int64_t> shape, const T* data, std::string name, std::string file)
+        : shape_(std::move(shape)), borrowed_(data), in_place_(true), name_(std::move(name)), file_(std::move(file)) {}
+    // Owned: `values` holds numel elements of shape `shape`.
+    loaded_tensor(std::vector<std::int64_t> shape, std::vector<T> values, std::string name, std::string file)
+        : shape_(std::move(shape)), owned_(std::move(values)), name_(std::move(name)), file_(std::move(file)) {}
+
+    const std::vector<std::int64_t>& shape() const { return shape_; }
+    std::size_t rank() const { return shape_.size(); }
+    std::int64_t numel() const {
+        std::int64_t n = 1;
+        for (std::int64_t d : shape_) n *= d;
+        return n;
+    }
+    // Pointer/span/matrix accessors are lvalue-only: on a temporary that owns its data they would dangle
+    // (e.g. `for (float v : load_tensor<float>(ref).span())`), so that does not compile.
+    const T* data() const& { return in_place_ ? borrowed_ : owned_.data(); }
+    const T* data() const&& = delete;
+    std::span<const T> span() const& { return {data(), static_cast<std::size_t>(numel())}; }
+    std::span<const T> span() const&& = delete;
+    bool in_place() const { return in_place_; }
+    const std::string& name() const { return name_; }
+
+    // The whole tensor as a matrix: 2-D as is, 1-D as (1, n), a scalar as (1, 1).
+    matrix_view<const T> matrix() const&& = delete;
+    matrix_view<const T> matrix() const& {
+        if (shape_.size() > 2) throw error("has shape " + shape_string(shape_) + ", expected a 1-D or 2-D tensor");
+        const std::int64_t rows = shape_.size() == 2 ? shape_[0] : 1;
+        const std::int64_t cols = shape_.empty() ? 1 : shape_.back();
+        return {data(), rows, cols};
+    }
+
+    // Slice `index` of a 3-D tensor (N, R, C) as an (R, C) matrix — e.g. expert e of a fused (E, 2F, D) tensor.
+    matrix_view<const T> matrix(std::int64_t index) const&& = delete;
+    matrix_view<const T> matrix(std::int64_t index) const& {
+        if (shape_.size() != 3) throw error("has shape " + shape_string(shape_) + ", expected a 3-D tensor");
+        if (index < 0 || index >= shape_[0]) {
+            throw error("slice " + std::to_string(index) + " is out of range for shape " + shape_string(shape_));
+        }
+        return {data() + index * shape_[1] * shape_[2], shape_[1], shape_[2]};
+    }
+
+   private:
+    checkpoint_error error(std::string_view problem) const { return detail::tensor_error(file_, name_, problem); }
+
+    std::vector<std::int64_t> shape_;
+    const T* borrowed_ = nullptr;
+    std::vector<T> owned_;
+    bool in_place_ = false;
+    std::string name_;
+    std::string file_;
+};
+
+// Any floating-point tensor as T: in place when can_view_in_place<T>(ref), else converted (see copy_into).
+template <class T>
+    requires is_weight_type_v<T>
+loaded_tensor<T> load_tensor(const tensor_ref& ref) {
+    if (can_view_in_place<T>(ref)) {
+        // The mapping is read-only memory with no C++ objects in it; reading it as T is the usual mmap idiom.
+        return {ref.shape(), reinterpret_cast<const T*>(ref.bytes.data()), ref.name(), std::string(ref.file)};
+    }
+    std::vector<T> values(static_cast<std::size_t>(ref.numel()));
+    copy_into<T>(ref, std::span<T>(values));
+    return {ref.shape(), std::move(values), ref.name(), std::string(ref.file)};
+}
+
+// Throws checkpoint_error naming the tensor, the file, the actual and the expected shape unless they are equal.
+inline void expect_shape(const tensor_ref& ref, std::span<const std::int64_t> expected) {
+    const auto& actual = ref.shape();
+    if (!std::equal(actual.begin(), actual.end(), expected.begin(), expected.end())) {
+        throw detail::ref_error(ref, "has shape " + shape_string(actual) + ", expected " + shape_string(expected));
+    }
+}
+inline void expect_shape(const tensor_ref& ref, std::initializer_list<std::int64_t> expected) {
+    expect_shape(ref, std::span<const std::int64_t>(expected.begin(), expected.size()));
+}
+
+// Same for a matrix: a 1-D tensor of n elements matches (1, n).
+inline void expect_matrix_shape(const tensor_ref& ref, std::int64_t rows, std::int64_t cols) {
+    const auto& actual = ref.shape();
+    const bool matches = (actual.size() == 2 && actual[0] == rows && actual[1] == cols) ||
+                         (actual.size() == 1 && rows == 1 && actual[0] == cols);
+    if (!matches) {
+        const std::int64_t expected[] = {rows, cols};
+        throw detail::ref_error(ref, "has shape " + shape_string(actual) + ", expected " + shape_string(expected));
+    }
+}
+
+// A 1-D or 2-D tensor as a matrix_view straight into the file. Throws when that is impossible (dtype differs from T,
+// misaligned, or 3-D and up) — use load_matrix / copy_matrix to accept a conversion.
+template <class T>
+    requires is_weight_type_v<T>
+matrix_view<const T> view_matrix(const tensor_ref& ref) {
+    const auto [rows, cols] = detail::matrix_shape(ref);
+    if (ref.dtype() != dtype_of<T>()) {
+        throw detail::ref_error(ref, "is " + std::string(name_of(ref.dtype())) + ", cannot be viewed in place as " +
+                                         std::string(name_of(dtype_of<T>())));
+    }
+    if (!can_view_in_place<T>(ref)) {
+        throw detail::ref_error(ref, "is not aligned to " + std::to_string(alignof(T)) +
+                                         " bytes in the file, cannot be viewed in place");
+    }
+    return {reinterpret_cast<const T*>(ref.bytes.data()), rows, cols};
+}
+
+// A 1-D or 2-D floating-point tensor converted (or copied) into an owned host_matrix<T>.
+template <class T>
+    requires is_weight_type_v<T>
+host_matrix<T> copy_matrix(const tensor_ref& ref) {
+    const auto [rows, cols] = detail::matrix_shape(ref);
+    host_matrix<T> result(rows, cols);
+    copy_into<T>(ref, std::span<T>(result.data(), static_cast<std::size_t>(rows * cols)));
+    return result;
+}
+
+// Checks the shape is (rows, cols) (or (cols) when rows == 1), then loads in place or converted; use .matrix().
+template <class T>
+    requires is_weight_type_v<T>
+loaded_tensor<T> load_matrix(const tensor_ref& ref, std::int64_t rows, std::int64_t cols) {
+    expect_matrix_shape(ref, rows, cols);
+    return load_tensor<T>(ref);
+}
+
+// An integer (or BOOL) tensor's elements widened to int64 — e.g. expert ids. U64 values above INT64_MAX throw.
+inline std::vector<std::int64_t> read_integers(const tensor_ref& ref) {
+    if (is_floating(ref.dtype())) {
+        throw detail::ref_error(ref, "is " + std::string(name_of(ref.dtype())) + ", expected an integer tensor");
+    }
+    const auto count = static_cast<std::size_t>(ref.numel());
+    const std::size_t stride = size_of(ref.dtype());
+    const std::byte* source = ref.bytes.data();
+    std::vector<std::int64_t> values(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        const std::byte* at = source + i * stride;
+        switch (ref.dtype()) {
+            case dtype::i64: values[i] = detail::load_unaligned<std::int64_t>(at); break;
+            case dtype::i32: values[i] = detail::load_unaligned<std::int32_t>(at); break;
+            case dtype::i16: values[i] = detail::load_unaligned<std::int16_t>(at); break;
+            case dtype::i8: values[i] = detail::load_unaligned<std::int8_t>(at); break;
+            case dtype::u32: values[i] = detail::load_unaligned<std::uint32_t>(at); break;
+            case dtype::u16: values[i] = detail::load_unaligned<std::uint16_t>(at); break;
+            case dtype::u8:
+            case dtype::boolean: values[i] = detail::load_unaligned<std::uint8_t>(at); break;
+            case dtype::u64: {
+                const auto value = detail::load_unaligned<std::uint64_t>(at);
+                if (value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+                    throw detail::ref_error(ref, "element " + std::to_string(i) + " = " + std::to_string(value) +
+                                                     " does not fit in int64");
+                }
+                values[i] = static_cast<std::int64_t>(value);
+                break;
+            }
+            default: break;  // floating dtypes rejected above
+        }
+    }
+    return values;
+}
+
+}  // namespace moe::io
