@@ -1,0 +1,211 @@
+// moe/cpu/causal_lm.hpp — a whole causal language model on the CPU, composed as a type.
+//
+//   using my_model = moe::cpu::causal_lm<lm_config,
+//       moe::cpu::layer_stack<dense_layer, 1>,    // e.g. DeepSeek's first dense layer
+//       moe::cpu::layer_stack<moe_layer, 26>>;    // then the MoE layers
+//
+// token ids → embedding → every layer of every stack in order → final RMSNorm → LM head → logits.
+// V = vocab_size, D = model_width, T = new tokens of a call.
+//
+// State of a sequence (its caches) lives in a causal_lm::sequence, so one model serves many sequences;
+// forward() takes several sequences of different lengths at once and runs their feed-forward layers together.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "moe/config/model_config.hpp"
+#include "moe/cpu/attention/kv_cache.hpp"
+#include "moe/cpu/decoder_layer.hpp"
+#include "moe/cpu/linear.hpp"
+#include "moe/cpu/rms_norm.hpp"
+#include "moe/cpu/thread_pool.hpp"
+#include "moe/tensor/matrix_view.hpp"
+
+namespace moe::cpu {
+
+// A token id outside [0, vocab_size) or a sequence longer than the model's context.
+class invalid_input : public std::out_of_range {
+   public:
+    using std::out_of_range::out_of_range;
+};
+
+template <causal_lm_config Config, class... Stacks>
+class causal_lm {
+    static_assert(check_causal_lm_config<Config>::value);
+    static_assert(sizeof...(Stacks) >= 1, "causal_lm: give at least one layer_stack");
+    static_assert(((Stacks::layer_type::D == Config.model_width) && ...),
+                  "causal_lm: every layer's model_width must equal causal_lm_config::model_width");
+
+   public:
+    static constexpr causal_lm_config config = Config;
+    using storage = storage_t<Config.weights>;
+    static constexpr std::int64_t V = Config.vocab_size, D = Config.model_width;
+    static constexpr int layer_count = (Stacks::count + ...);
+    using layers_type = std::tuple<std::vector<typename Stacks::layer_type>...>;
+
+    // The caches of one sequence: one per layer, each holding up to `capacity` positions.
+    class sequence {
+       public:
+        std::int64_t size() const { return size_; }  // positions processed so far
+        std::int64_t capacity() const { return capacity_; }
+        void clear() {
+            size_ = 0;
+            std::apply([](auto&... per_stack) { (clear_all(per_stack), ...); }, caches_);
+        }
+
+       private:
+        friend class causal_lm;
+        template <class Caches>
+        static void clear_all(Caches& caches) {
+            for (auto& c : caches) c.clear();
+        }
+        std::tuple<std::vector<typename Stacks::layer_type::cache_type>...> caches_;
+        std::int64_t size_ = 0;
+        std::int64_t capacity_ = 0;
+    };
+
+    // One sequence's part of a batched forward().
+    struct step {
+        std::span<const std::int32_t> tokens;  // (T_s) new token ids
+        sequence* state;                       // its caches, advanced by T_s
+        matrix_view<float> logits;             // (T_s, V) every position, or (1, V) the last one only
+    };
+
+    // embedding: (V, D); final_norm: (1, D); lm_head: (V, D), ignored (may be empty) when tied_embeddings.
+    // keep_alive owns whatever the views point into (a memory-mapped checkpoint, converted tensors).
+    causal_lm(matrix_view<const storage> embedding, layers_type layers, matrix_view<const storage> final_norm,
+              matrix_view<const storage> lm_head, float rms_norm_eps, std::int64_t max_positions,
+              std::shared_ptr<const void> keep_alive = {})
+        : embedding_(embedding), layers_(std::move(layers)), final_norm_(final_norm),
+          lm_head_(Config.tied_embeddings ? embedding : lm_head), eps_(rms_norm_eps), max_positions_(max_positions),
+          keep_alive_(std::move(keep_alive)) {
+        require_shape("causal_lm", "embed_tokens", embedding_, V, D);
+        require_shape("causal_lm", "norm", final_norm_, 1, D);
+        require_shape("causal_lm", "lm_head", lm_head_, V, D);
+        check_layer_counts(std::index_sequence_for<Stacks...>{});
+    }
+
+    // A new, empty sequence able to hold `capacity` positions (at most the model's context).
+    sequence new_sequence(std::int64_t capacity) const {
+        if (capacity < 1 || capacity > max_positions_) {
+            throw invalid_input("causal_lm: a sequence capacity of " + std::to_string(capacity) +
+                                " is outside [1, " + std::to_string(max_positions_) +
+                                "] (max_position_embeddings of this model)");
+        }
+        sequence s;
+        s.capacity_ = capacity;
+        make_caches(s, capacity, std::index_sequence_for<Stacks...>{});
+        return s;
+    }
+
+    // Appends `tokens` to one sequence; logits: (T, V) for every new position or (1, V) for the last.
+    void forward(std::span<const std::int32_t> tokens, sequence& state, matrix_view<float> logits, thread_pool& pool) {
+        const step one{tokens, &state, logits};
+        forward(std::span<const step>(&one, 1), pool);
+    }
+
+    // Several independent sequences in one call. Every input is checked before any state changes: a bad token id,
+    // a sequence past its capacity or a logits matrix of the wrong shape throws and leaves every sequence as it was.
+    void forward(std::span<const step> steps, thread_pool& pool) {
+        std::vector<std::int64_t> start(steps.size() + 1, 0);
+        for (std::size_t s = 0; s < steps.size(); ++s) {
+            validate(steps[s], s);
+            start[s + 1] = start[s] + static_cast<std::int64_t>(steps[s].tokens.size());
+        }
+        const std::int64_t T = start.back();
+        hidden_.resize(T, D);
+        for (std::size_t s = 0; s < steps.size(); ++s) {
+            for (std::size_t i = 0; i < steps[s].tokens.size(); ++i) {
+                const storage* row = embedding_.row(steps[s].tokens[i]);
+                float* out = hidden_.row(start[s] + static_cast<std::int64_t>(i));
+                for (std::int64_t d = 0; d < D; ++d) out[d] = to_float(row[d]);
+            }
+        }
+        run_stacks(start, steps, pool, std::index_sequence_for<Stacks...>{});
+        for (const step& st : steps) st.state->size_ += static_cast<std::int64_t>(st.tokens.size());
+
+        // Final norm and LM head only for the rows whose logits are asked for.
+        for (std::size_t s = 0; s < steps.size(); ++s) {
+            const std::int64_t count = static_cast<std::int64_t>(steps[s].tokens.size());
+            if (count == 0) continue;
+            const std::int64_t rows = steps[s].logits.rows;  // count, or 1 for the last position
+            const std::int64_t first = start[s + 1] - rows;
+            normed_.resize(rows, D);
+            rms_norm<storage>(matrix_view<const float>{hidden_.row(first), rows, D}, final_norm_, eps_, normed_.view());
+            linear<storage>(normed_.view(), lm_head_, matrix_view<const storage>{}, steps[s].logits, pool);
+        }
+    }
+
+    std::int64_t max_positions() const { return max_positions_; }
+    layers_type& layers() { return layers_; }
+
+   private:
+    void validate(const step& st, std::size_t index) const {
+        const std::string where = "causal_lm::forward: sequence " + std::to_string(index);
+        if (st.state == nullptr) throw std::invalid_argument(where + " has no state (make one with new_sequence)");
+        const std::int64_t count = static_cast<std::int64_t>(st.tokens.size());
+        for (std::int64_t i = 0; i < count; ++i) {
+            const std::int32_t id = st.tokens[static_cast<std::size_t>(i)];
+            if (id < 0 || id >= V) {
+                throw invalid_input(where + ": token id " + std::to_string(id) + " at position " + std::to_string(i) +
+                                    " is outside the vocabulary [0, " + std::to_string(V) + ")");
+            }
+        }
+        if (st.state->size_ + count > st.state->capacity_) {
+            throw invalid_input(where + ": " + std::to_string(st.state->size_) + " positions + " +
+                                std::to_string(count) + " new tokens exceed the sequence capacity " +
+                                std::to_string(st.state->capacity_) + " (the model's context is " +
+                                std::to_string(max_positions_) + ")");
+        }
+        if (count > 0 && !(st.logits.cols == V && (st.logits.rows == count || st.logits.rows == 1) && st.logits.data)) {
+            throw shape_error(where + ": logits have shape " + shape_string(st.logits.rows, st.logits.cols) +
+                              ", expected " + shape_string(count, V) + " or " + shape_string(1, V));
+        }
+    }
+
+    template <std::size_t... I>
+    void check_layer_counts(std::index_sequence<I...>) const {
+        const bool ok = ((std::get<I>(layers_).size() == static_cast<std::size_t>(Stacks::count)) && ...);
+        if (!ok) throw shape_error("causal_lm: a layer_stack was given a different number of layers than its type says");
+    }
+
+    template <std::size_t... I>
+    void make_caches(sequence& s, std::int64_t capacity, std::index_sequence<I...>) const {
+        ((void)[&] {
+            for (const auto& layer : std::get<I>(layers_)) std::get<I>(s.caches_).push_back(layer.make_cache(capacity));
+        }(), ...);
+    }
+
+    template <std::size_t... I>
+    void run_stacks(const std::vector<std::int64_t>& start, std::span<const step> steps, thread_pool& pool,
+                    std::index_sequence<I...>) {
+        ((void)[&] {
+            auto& stack = std::get<I>(layers_);
+            using cache_type = typename std::tuple_element_t<I, std::tuple<Stacks...>>::layer_type::cache_type;
+            std::vector<cache_type*> caches(steps.size());
+            for (std::size_t l = 0; l < stack.size(); ++l) {
+                for (std::size_t s = 0; s < steps.size(); ++s) caches[s] = &std::get<I>(steps[s].state->caches_)[l];
+                stack[l].forward(hidden_.view(), start, caches, pool);
+            }
+        }(), ...);
+    }
+
+    matrix_view<const storage> embedding_;  // (V, D)
+    layers_type layers_;
+    matrix_view<const storage> final_norm_;  // (1, D)
+    matrix_view<const storage> lm_head_;     // (V, D)
+    float eps_;
+    std::int64_t max_positions_;
+    std::shared_ptr<const void> keep_alive_;
+    host_matrix<float> hidden_;  // (T, D) residual stream of every sequence's new tokens
+    host_matrix<float> normed_;  // (rows, D)
+};
+
+}  // namespace moe::cpu

@@ -1,0 +1,357 @@
+// moe/models/load_model.hpp — loads a Hugging Face checkpoint directory (config.json + safetensors) into a model type.
+//
+//   auto model = moe::load_model<moe::cpu::qwen3_moe<moe::qwen3_30b_a3b>>("/models/Qwen3-30B-A3B");
+//
+// 1. config.json is checked against the type: every compile-time field, all mismatches in one moe::config_error.
+// 2. Tensors are bound by their Hugging Face names. A tensor whose file dtype is the type's storage format is used
+//    in place from the memory-mapped file (no copy); others are converted once (router weights to fp32 always).
+//    Experts are read from per-expert keys (experts.E.gate_proj / Mixtral w1, w3, w2) or from the fused
+//    experts.gate_up_proj (E, 2F, D) / experts.down_proj (E, D, F) tensors — whichever the checkpoint has.
+// 3. Any missing or mis-shaped tensor throws moe::io::checkpoint_error naming the file, the tensor and both shapes.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "moe/io/checkpoint.hpp"
+#include "moe/io/tensor_read.hpp"
+#include "moe/models/families.hpp"
+#include "moe/models/hf_config.hpp"
+
+namespace moe {
+
+struct load_options {
+    // Longest sequence the loaded model accepts; 0 = config.json's max_position_embeddings. Lower it to keep
+    // KV caches small; it cannot exceed max_position_embeddings.
+    std::int64_t max_positions = 0;
+};
+
+namespace loading {
+
+// Owns the open checkpoint and every converted tensor; layers hold views into it.
+class tensor_store {
+   public:
+    explicit tensor_store(const std::filesystem::path& directory) : checkpoint_(directory) {}
+
+    bool contains(const std::string& name) const { return checkpoint_.find(name).has_value(); }
+
+    // A (rows, cols) matrix (a 1-D tensor of cols elements when rows == 1): in place when possible.
+    template <class T>
+    matrix_view<const T> matrix(const std::string& name, std::int64_t rows, std::int64_t cols) {
+        return keep(io::load_matrix<T>(checkpoint_.require(name), rows, cols)).matrix();
+    }
+
+    // A tensor of exactly `shape` (e.g. fused experts (E, 2F, D)): in place when possible.
+    template <class T>
+    const io::loaded_tensor<T>& tensor(const std::string& name, std::initializer_list<std::int64_t> shape) {
+        const auto ref = checkpoint_.require(name);
+        io::expect_shape(ref, shape);
+        return keep(io::load_tensor<T>(ref));
+    }
+
+    const std::string& path() const { return checkpoint_.path(); }
+
+   private:
+    template <class T>
+    const io::loaded_tensor<T>& keep(io::loaded_tensor<T> tensor) {
+        auto owned = std::make_shared<io::loaded_tensor<T>>(std::move(tensor));
+        const auto& result = *owned;
+        kept_.push_back(std::move(owned));
+        return result;
+    }
+
+    io::checkpoint checkpoint_;
+    std::vector<std::shared_ptr<const void>> kept_;
+};
+
+// Everything a layer loader needs: where the tensors are, the config, which family's names to use.
+struct context {
+    tensor_store& store;
+    hf_config& config;
+    model_family family;
+    std::string layer_prefix;  // "model.layers.<i>."
+};
+
+inline bool is_deepseek(model_family f) { return f == model_family::deepseek_v2 || f == model_family::deepseek_v3; }
+
+// Primary template: a layer type the loader does not know.
+template <class Layer>
+struct layer_loader {
+    static_assert(sizeof(Layer) == 0, "moe::load_model: no layer_loader for this layer type — specialise "
+                                      "moe::loading::layer_loader<YourLayer> with check() and load()");
+};
+
+// ---- grouped-query attention: self_attn.{q,k,v,o}_proj, biases, q_norm / k_norm ----
+template <attention_config A>
+struct layer_loader<cpu::grouped_query_attention<A>> {
+    static void check(hf_config& c, model_family family) {
+        c.expect_int({"num_attention_heads"}, A.heads);
+        c.expect_int({"num_key_value_heads"}, A.kv_heads, A.heads);
+        c.expect_int({"head_dim"}, A.head_dim, c.integer({"hidden_size"}, 0) / A.heads, c.integer({"hidden_size"}, 0) / A.heads);
+        if (family == model_family::qwen3_moe || family == model_family::olmoe) c.expect_bool("attention_bias", A.qkv_bias, false);
+    }
+
+    static cpu::grouped_query_attention<A> load(context& ctx) {
+        using S = storage_t<A.weights>;
+        const std::string p = ctx.layer_prefix + "self_attn.";
+        attention_weights<A> w;
+        w.q_proj = ctx.store.matrix<S>(p + "q_proj.weight", A.q_width(), A.model_width);
+        w.k_proj = ctx.store.matrix<S>(p + "k_proj.weight", A.kv_width(), A.model_width);
+        w.v_proj = ctx.store.matrix<S>(p + "v_proj.weight", A.kv_width(), A.model_width);
+        w.o_proj = ctx.store.matrix<S>(p + "o_proj.weight", A.model_width, A.q_width());
+        if constexpr (A.qkv_bias) {
+            w.q_bias = ctx.store.matrix<S>(p + "q_proj.bias", 1, A.q_width());
+            w.k_bias = ctx.store.matrix<S>(p + "k_proj.bias", 1, A.kv_width());
+            w.v_bias = ctx.store.matrix<S>(p + "v_proj.bias", 1, A.kv_width());
+        }
+        if constexpr (A.output_bias) w.o_bias = ctx.store.matrix<S>(p + "o_proj.bias", 1, A.model_width);
+        if constexpr (A.qk_norm != qk_norm_kind::none) {
+            w.q_norm = ctx.store.matrix<S>(p + "q_norm.weight", 1, attention_weights<A>::q_norm_width);
+            w.k_norm = ctx.store.matrix<S>(p + "k_norm.weight", 1, attention_weights<A>::k_norm_width);
+        }
+        attention_runtime runtime{.rope = ctx.config.rope(),
+                                  .rms_norm_eps = float(ctx.config.number({"rms_norm_eps"}, 1e-6)),
+                                  .clip_qkv = float(ctx.config.number({"clip_qkv"}, 0.0))};
+        return cpu::grouped_query_attention<A>(w, runtime);
+    }
+};
+
+// ---- multi-head latent attention (DeepSeek-V2/V3) ----
+template <mla_config M>
+struct layer_loader<cpu::multi_head_latent_attention<M>> {
+    static void check(hf_config& c, model_family family) {
+        c.expect_int({"num_attention_heads"}, M.heads);
+        c.expect_int({"q_lora_rank"}, M.q_lora_rank, 0, 0);
+        c.expect_int({"kv_lora_rank"}, M.kv_lora_rank);
+        c.expect_int({"qk_nope_head_dim"}, M.qk_nope_head_dim);
+        c.expect_int({"qk_rope_head_dim"}, M.qk_rope_head_dim);
+        c.expect_int({"v_head_dim"}, M.v_head_dim);
+        c.expect_bool("attention_bias", M.bias, false);
+        if (family == model_family::deepseek_v3) c.expect_bool("rope_interleave", M.rope_interleave, true);
+    }
+
+    static cpu::multi_head_latent_attention<M> load(context& ctx) {
+        using S = storage_t<M.weights>;
+        const std::string p = ctx.layer_prefix + "self_attn.";
+        const std::int64_t D = M.model_width, R = M.kv_lora_rank, Dr = M.qk_rope_head_dim, Rq = M.q_lora_rank;
+        mla_weights<M> w;
+        if constexpr (M.q_lora_rank == 0) {
+            w.q_proj = ctx.store.matrix<S>(p + "q_proj.weight", M.q_width(), D);
+        } else {
+            w.q_a_proj = ctx.store.matrix<S>(p + "q_a_proj.weight", Rq, D);
+            if constexpr (M.bias) w.q_a_bias = ctx.store.matrix<S>(p + "q_a_proj.bias", 1, Rq);
+            w.q_a_norm = ctx.store.matrix<S>(p + "q_a_layernorm.weight", 1, Rq);
+            w.q_b_proj = ctx.store.matrix<S>(p + "q_b_proj.weight", M.q_width(), Rq);
+        }
+        w.kv_a_proj = ctx.store.matrix<S>(p + "kv_a_proj_with_mqa.weight", R + Dr, D);
+        if constexpr (M.bias) w.kv_a_bias = ctx.store.matrix<S>(p + "kv_a_proj_with_mqa.bias", 1, R + Dr);
+        w.kv_a_norm = ctx.store.matrix<S>(p + "kv_a_layernorm.weight", 1, R);
+        w.kv_b_proj = ctx.store.matrix<S>(p + "kv_b_proj.weight", M.kv_b_rows(), R);
+        w.o_proj = ctx.store.matrix<S>(p + "o_proj.weight", D, std::int64_t{M.heads} * M.v_head_dim);
+        if constexpr (M.bias) w.o_bias = ctx.store.matrix<S>(p + "o_proj.bias", 1, D);
+        return cpu::multi_head_latent_attention<M>(w, mla_runtime{.rope = ctx.config.rope()});
+    }
+};
+
+// ---- dense SwiGLU MLP: mlp.{gate,up,down}_proj ----
+template <dense_mlp_config C>
+struct layer_loader<cpu::dense_mlp<C>> {
+    static void check(hf_config& c, model_family) { c.expect_int({"intermediate_size"}, C.width); }
+
+    static cpu::dense_mlp<C> load(context& ctx) {
+        using S = storage_t<C.weights>;
+        const std::string p = ctx.layer_prefix + "mlp.";
+        return cpu::dense_mlp<C>(swiglu_weights<S>{ctx.store.matrix<S>(p + "gate_proj.weight", C.width, C.model_width),
+                                                   ctx.store.matrix<S>(p + "up_proj.weight", C.width, C.model_width),
+                                                   ctx.store.matrix<S>(p + "down_proj.weight", C.model_width, C.width)});
+    }
+};
+
+// ---- MoE layer: router, experts (per-expert keys or fused), shared experts ----
+template <moe_layer_config C>
+struct layer_loader<cpu::moe_layer<C>> {
+    static void check(hf_config& c, model_family family) {
+        switch (family) {
+            case model_family::mixtral:
+                c.expect_int({"num_local_experts"}, C.experts);
+                c.expect_int({"intermediate_size"}, C.expert_width);
+                break;
+            case model_family::olmoe:
+                c.expect_int({"num_experts"}, C.experts);
+                c.expect_int({"intermediate_size"}, C.expert_width);
+                c.expect_bool("norm_topk_prob", C.router.normalize_top_k, false);
+                break;
+            case model_family::qwen2_moe:
+            case model_family::qwen3_moe:
+                c.expect_int({"num_experts"}, C.experts);
+                c.expect_int({"moe_intermediate_size"}, C.expert_width);
+                c.expect_bool("norm_topk_prob", C.router.normalize_top_k, false);
+                c.expect_int({"decoder_sparse_step"}, 1, 1);
+                c.expect_empty_list("mlp_only_layers", "every layer of this family type is an MoE layer");
+                if (family == model_family::qwen2_moe) {
+                    c.expect_int({"shared_expert_intermediate_size"}, C.shared_width());
+                }
+                break;
+            case model_family::deepseek_v2:
+            case model_family::deepseek_v3:
+                c.expect_int({"n_routed_experts"}, C.experts);
+                c.expect_int({"moe_intermediate_size"}, C.expert_width);
+                c.expect_int({"n_shared_experts"}, C.shared_experts, 0, 0);
+                c.expect_int({"n_group"}, C.router.groups, 1, 1);
+                c.expect_int({"topk_group"}, C.router.top_k_groups, 1, 1);
+                if (family == model_family::deepseek_v3) {
+                    c.expect_bool("norm_topk_prob", C.router.normalize_top_k, false);
+                    c.expect_string("scoring_func", "sigmoid", "sigmoid");
+                    c.expect_string("topk_method", "noaux_tc", "noaux_tc");
+                } else {
+                    c.expect_string("topk_method", C.router.group_by == group_scoring::max ? "group_limited_greedy" : "greedy",
+                                    "greedy");
+                }
+                break;
+        }
+        c.expect_int({"num_experts_per_tok"}, C.top_k);
+    }
+
+    static cpu::moe_layer<C> load(context& ctx) {
+        using S = storage_t<C.weights>;
+        constexpr std::int64_t D = C.model_width, F = C.expert_width, E = C.experts, S_width = C.shared_width();
+        const bool mixtral = ctx.family == model_family::mixtral;
+        const std::string p = ctx.layer_prefix + (mixtral ? "block_sparse_moe." : "mlp.");
+        moe_layer_weights<C> w;
+        w.router = ctx.store.matrix<float>(p + "gate.weight", E, D);
+        if constexpr (C.router.selection_bias) {
+            w.selection_bias = ctx.store.matrix<float>(p + "gate.e_score_correction_bias", 1, E);
+        }
+        const char* gate_name = mixtral ? "w1" : "gate_proj";
+        const char* up_name = mixtral ? "w3" : "up_proj";
+        const char* down_name = mixtral ? "w2" : "down_proj";
+        if (ctx.store.contains(p + "experts.gate_up_proj")) {
+            const auto& gate_up = ctx.store.tensor<S>(p + "experts.gate_up_proj", {E, 2 * F, D});
+            const auto& down = ctx.store.tensor<S>(p + "experts.down_proj", {E, D, F});
+            for (std::int64_t e = 0; e < E; ++e) {
+                const auto both = gate_up.matrix(e);  // (2F, D): gate rows, then up rows
+                w.experts[e].gate = {both.data, F, D};
+                w.experts[e].up = {both.data + F * D, F, D};
+                w.experts[e].down = down.matrix(e);
+            }
+        } else {
+            for (std::int64_t e = 0; e < E; ++e) {
+                const std::string q = p + "experts." + std::to_string(e) + ".";
+                w.experts[e].gate = ctx.store.matrix<S>(q + gate_name + ".weight", F, D);
+                w.experts[e].up = ctx.store.matrix<S>(q + up_name + ".weight", F, D);
+                w.experts[e].down = ctx.store.matrix<S>(q + down_name + ".weight", D, F);
+            }
+        }
+        if constexpr (S_width > 0) {
+            const std::string q = p + (ctx.family == model_family::qwen2_moe ? "shared_expert." : "shared_experts.");
+            w.shared.gate = ctx.store.matrix<S>(q + "gate_proj.weight", S_width, D);
+            w.shared.up = ctx.store.matrix<S>(q + "up_proj.weight", S_width, D);
+            w.shared.down = ctx.store.matrix<S>(q + "down_proj.weight", D, S_width);
+        }
+        if constexpr (C.shared_expert_gate) w.shared_gate = ctx.store.matrix<float>(p + "shared_expert_gate.weight", 1, D);
+        const float scale = is_deepseek(ctx.family) ? float(ctx.config.number({"routed_scaling_factor"}, 1.0)) : 1.0f;
+        return cpu::moe_layer<C>(w, router_runtime{.routed_scaling_factor = scale});
+    }
+};
+
+// ---- a decoder layer: its two norms, attention and feed-forward ----
+template <class Attention, class FeedForward>
+struct layer_loader<cpu::decoder_layer<Attention, FeedForward>> {
+    static void check(hf_config& c, model_family family) {
+        layer_loader<Attention>::check(c, family);
+        layer_loader<FeedForward>::check(c, family);
+    }
+
+    static cpu::decoder_layer<Attention, FeedForward> load(context& ctx) {
+        using S = typename cpu::decoder_layer<Attention, FeedForward>::storage;
+        constexpr std::int64_t D = Attention::D;
+        return cpu::decoder_layer<Attention, FeedForward>(
+            layer_loader<Attention>::load(ctx), layer_loader<FeedForward>::load(ctx),
+            ctx.store.matrix<S>(ctx.layer_prefix + "input_layernorm.weight", 1, D),
+            ctx.store.matrix<S>(ctx.layer_prefix + "post_attention_layernorm.weight", 1, D),
+            float(ctx.config.number({"rms_norm_eps"}, 1e-6)));
+    }
+};
+
+template <class Layer>
+constexpr bool is_dense_layer = false;
+template <class Attention, dense_mlp_config C>
+constexpr bool is_dense_layer<cpu::decoder_layer<Attention, cpu::dense_mlp<C>>> = true;
+
+template <class Model>
+struct model_loader;
+
+template <causal_lm_config L, class... Stacks>
+struct model_loader<cpu::causal_lm<L, Stacks...>> {
+    using model = cpu::causal_lm<L, Stacks...>;
+    using storage = typename model::storage;
+
+    static void check(hf_config& c) {
+        c.expect_int({"vocab_size"}, L.vocab_size);
+        c.expect_int({"hidden_size"}, L.model_width);
+        c.expect_int({"num_hidden_layers"}, model::layer_count);
+        c.expect_bool("tie_word_embeddings", L.tied_embeddings, false);
+        if (is_deepseek(L.family)) {
+            constexpr int dense = ((is_dense_layer<typename Stacks::layer_type> ? Stacks::count : 0) + ...);
+            c.expect_int({"first_k_dense_replace"}, dense, 0);
+        }
+        (layer_loader<typename Stacks::layer_type>::check(c, L.family), ...);
+        c.throw_if_mismatched();
+    }
+
+    static model load(const std::filesystem::path& directory, const load_options& options) {
+        hf_config config(directory / "config.json");
+        check(config);
+        const std::int64_t context_limit = config.integer({"max_position_embeddings"}, 0);
+        if (context_limit < 1) throw config_error(config.file() + ": max_position_embeddings is missing or below 1");
+        if (options.max_positions > context_limit) {
+            throw config_error(config.file() + ": load_options.max_positions " + std::to_string(options.max_positions) +
+                               " exceeds max_position_embeddings " + std::to_string(context_limit));
+        }
+        auto store = std::make_shared<tensor_store>(directory);
+        context ctx{*store, config, L.family, {}};
+        typename model::layers_type layers;
+        int index = 0;
+        load_stacks(ctx, layers, index, std::index_sequence_for<Stacks...>{});
+        const auto embedding = store->matrix<storage>("model.embed_tokens.weight", L.vocab_size, L.model_width);
+        const auto norm = store->matrix<storage>("model.norm.weight", 1, L.model_width);
+        matrix_view<const storage> head{};
+        if constexpr (!L.tied_embeddings) head = store->matrix<storage>("lm_head.weight", L.vocab_size, L.model_width);
+        return model(embedding, std::move(layers), norm, head, float(config.number({"rms_norm_eps"}, 1e-6)),
+                     options.max_positions > 0 ? options.max_positions : context_limit, store);
+    }
+
+    template <std::size_t... I>
+    static void load_stacks(context& ctx, typename model::layers_type& layers, int& index, std::index_sequence<I...>) {
+        ((void)[&] {
+            using layer = typename std::tuple_element_t<I, std::tuple<Stacks...>>::layer_type;
+            constexpr int count = std::tuple_element_t<I, std::tuple<Stacks...>>::count;
+            for (int l = 0; l < count; ++l, ++index) {
+                ctx.layer_prefix = "model.layers." + std::to_string(index) + ".";
+                std::get<I>(layers).push_back(layer_loader<layer>::load(ctx));
+            }
+        }(), ...);
+    }
+};
+
+}  // namespace loading
+
+// Loads `directory` (config.json + model.safetensors or a sharded index) into a Model (a moe::cpu::causal_lm).
+template <class Model>
+Model load_model(const std::filesystem::path& directory, const load_options& options = {}) {
+    return loading::model_loader<Model>::load(directory, options);
+}
+
+// Checks a config.json against a model type without loading weights; throws config_error listing every mismatch.
+template <class Model>
+void check_config(const std::filesystem::path& config_json) {
+    hf_config config(config_json);
+    loading::model_loader<Model>::check(config);
+}
+
+}  // namespace moe
