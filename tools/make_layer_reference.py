@@ -33,7 +33,7 @@ import torch
 import transformers
 from safetensors.torch import save_file
 from transformers.cache_utils import DynamicCache
-from transformers.masking_utils import create_causal_mask
+from transformers.masking_utils import create_causal_mask, create_sliding_window_causal_mask
 
 from transformers.models.deepseek_v2.configuration_deepseek_v2 import DeepseekV2Config
 from transformers.models.deepseek_v2 import modeling_deepseek_v2 as ds2
@@ -64,6 +64,10 @@ CASES = {
         cfg=MixtralConfig, attn=mixtral.MixtralAttention, rope=mixtral.MixtralRotaryEmbedding, seed=2001,
         kwargs=dict(rope_parameters={"rope_type": "default", "rope_theta": 1e6}),
         note="GQA 4 heads / 2 kv heads, head_dim 16, no bias, rope_theta 1e6"),
+    "mixtral_sliding": dict(
+        cfg=MixtralConfig, attn=mixtral.MixtralAttention, rope=mixtral.MixtralRotaryEmbedding, seed=2007,
+        kwargs=dict(sliding_window=3, rope_parameters={"rope_type": "default", "rope_theta": 1e6}),
+        note="Mixtral with sliding_window 3 (query p sees keys p-2 .. p), create_sliding_window_causal_mask"),
     "qwen2_moe": dict(
         cfg=Qwen2MoeConfig, attn=qwen2.Qwen2MoeAttention, rope=qwen2.Qwen2MoeRotaryEmbedding, seed=2002,
         kwargs=dict(qkv_bias=True, rope_parameters={"rope_type": "default", "rope_theta": 1e6}),
@@ -123,6 +127,13 @@ def call(attn, hidden, embeddings, mask, cache=None):
     return attn(hidden_states=hidden, position_embeddings=embeddings, attention_mask=mask, cache=cache)[0]
 
 
+def make_mask(config, x, cache, position_ids):
+    # As MixtralModel does: the sliding-window mask when the config has a window.
+    make = create_sliding_window_causal_mask if getattr(config, "sliding_window", None) else create_causal_mask
+    return make(config=config, inputs_embeds=x, attention_mask=None, cache=cache, position_ids=position_ids,
+                allow_is_causal_skip=False)
+
+
 def run_case(name: str, case: dict) -> dict[str, torch.Tensor]:
     config = case["cfg"](**_COMMON | case["kwargs"])
     config._attn_implementation = "eager"
@@ -135,8 +146,7 @@ def run_case(name: str, case: dict) -> dict[str, torch.Tensor]:
     position_ids = torch.arange(T).unsqueeze(0)
     with torch.no_grad():
         embeddings = rope(x, position_ids)
-        mask = create_causal_mask(config=config, inputs_embeds=x, attention_mask=None, cache=None,
-                                  position_ids=position_ids, allow_is_causal_skip=False)
+        mask = make_mask(config, x, None, position_ids)
         output = call(attn, x, embeddings, mask)
 
         # Token by token through transformers' own cache, to check the reference itself.
@@ -144,8 +154,7 @@ def run_case(name: str, case: dict) -> dict[str, torch.Tensor]:
         decoded = []
         for t in range(T):
             xt, pt = x[:, t:t + 1], position_ids[:, t:t + 1]
-            mask_t = create_causal_mask(config=config, inputs_embeds=xt, attention_mask=None, cache=cache,
-                                        position_ids=pt, allow_is_causal_skip=False)
+            mask_t = make_mask(config, xt, cache, pt)
             decoded.append(call(attn, xt, rope(xt, pt), mask_t, cache))
         output_decode = torch.cat(decoded, dim=1)
         cos, sin = rope_tables(rope, x, position_ids)

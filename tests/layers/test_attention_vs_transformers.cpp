@@ -1,4 +1,4 @@
-// Checks the CPU attention layers against transformers' own modules (MixtralAttention, Qwen2MoeAttention,
+// Checks the CPU attention layers against transformers' own modules (MixtralAttention (also with a sliding window), Qwen2MoeAttention,
 // Qwen3MoeAttention, OlmoeAttention, DeepseekV2Attention, DeepseekV3Attention with YaRN), from the golden files
 // written by tools/make_layer_reference.py: the RoPE tables and softmax scale, then the output of a full prefill,
 // of token-by-token decoding through the KV cache and of a chunked prefill (3 + 4 tokens), all in fp32 within
@@ -82,7 +82,7 @@ void check_outputs(reference& ref, Layer& layer) {
     const double e_prefill = relative_error(prefill.view(), expected);
     const double e_decode = relative_error(decode.view(), expected);
     const double e_chunked = relative_error(chunked.view(), expected);
-    std::printf("%-12s max|out| %.4f  max abs err / max|out|: prefill %.2e  decode %.2e  chunked %.2e\n",
+    std::printf("%-16s max|out| %.4f  max abs err / max|out|: prefill %.2e  decode %.2e  chunked %.2e\n",
                 ref.name().c_str(), double(moe::test::max_abs(expected)), e_prefill, e_decode, e_chunked);
     CHECK(e_prefill <= tolerance);
     CHECK(e_decode <= tolerance);
@@ -154,6 +154,10 @@ moe::rope_parameters deepseek_yarn(double factor, double mscale, double mscale_a
 
 TEST_CASE("Mixtral attention matches MixtralAttention", "[layers][transformers]") {
     check_gqa<tiny_gqa>("mixtral", {.rope = moe::rope_parameters::plain(1e6)});
+}
+
+TEST_CASE("Mixtral attention with a sliding window matches MixtralAttention", "[layers][transformers]") {
+    check_gqa<tiny_gqa>("mixtral_sliding", {.rope = moe::rope_parameters::plain(1e6), .sliding_window = 3});
 }
 
 TEST_CASE("Qwen2-MoE attention (q/k/v bias) matches Qwen2MoeAttention", "[layers][transformers]") {

@@ -173,34 +173,42 @@ TEST_CASE("YaRN frequencies, attention factor and DeepSeek softmax scale follow 
 }
 
 TEST_CASE("causal attention matches a plain loop and is thread-count independent", "[layers][attention]") {
+    const std::int64_t window = GENERATE(0, 1, 5, 30);  // 0 = full causal; else keys p − window < j ≤ p
+    CAPTURE(window);
     const int H = 6, G = 2, Dk = 5, Dv = 3;
     const std::int64_t L = 40, T = 23;  // two query blocks; queries are the last T of L positions
     const auto q = random_matrix(T, H * Dk, 31), keys = random_matrix(L, G * Dk, 32), values = random_matrix(L, G * Dv, 33);
     const float scale = 0.4f;
     host_matrix<float> out(T, H * Dv), out3(T, H * Dv), expected(T, H * Dv);
     for (std::int64_t t = 0; t < T; ++t) {
-        const std::int64_t sees = L - T + t + 1;
+        const std::int64_t position = L - T + t;
         for (int h = 0; h < H; ++h) {
             const int g = h / (H / G);
-            std::vector<double> s(std::size_t(sees), 0.0);
+            std::vector<double> s(std::size_t(L), 0.0);
             double max = -1e300, sum = 0;
-            for (std::int64_t j = 0; j < sees; ++j) {
+            auto visible = [&](std::int64_t j) { return j <= position && (window == 0 || j > position - window); };
+            for (std::int64_t j = 0; j < L; ++j) {
+                if (!visible(j)) continue;
                 for (int d = 0; d < Dk; ++d) s[std::size_t(j)] += double(q(t, h * Dk + d)) * keys(j, g * Dk + d);
                 s[std::size_t(j)] *= scale;
                 max = std::max(max, s[std::size_t(j)]);
             }
-            for (auto& v : s) sum += (v = std::exp(v - max));
+            for (std::int64_t j = 0; j < L; ++j) {
+                if (visible(j)) sum += (s[std::size_t(j)] = std::exp(s[std::size_t(j)] - max));
+            }
             for (int d = 0; d < Dv; ++d) {
                 double acc = 0;
-                for (std::int64_t j = 0; j < sees; ++j) acc += s[std::size_t(j)] / sum * values(j, g * Dv + d);
+                for (std::int64_t j = 0; j < L; ++j) {
+                    if (visible(j)) acc += s[std::size_t(j)] / sum * values(j, g * Dv + d);
+                }
                 expected(t, h * Dv + d) = float(acc);
             }
         }
     }
     const moe::cpu::attention_heads shape{.heads = H, .kv_heads = G, .key_dim = Dk, .value_dim = Dv};
     moe::cpu::thread_pool one(1), three(3);
-    moe::cpu::causal_attention(q.view(), keys.view(), values.view(), shape, scale, out.view(), one);
-    moe::cpu::causal_attention(q.view(), keys.view(), values.view(), shape, scale, out3.view(), three);
+    moe::cpu::causal_attention(q.view(), keys.view(), values.view(), shape, scale, out.view(), one, window);
+    moe::cpu::causal_attention(q.view(), keys.view(), values.view(), shape, scale, out3.view(), three, window);
     CHECK(relative_error(out.view(), expected.view()) <= 1e-6);
     CHECK(std::vector<float>(out.data(), out.data() + out.rows() * out.cols()) ==
           std::vector<float>(out3.data(), out3.data() + out3.rows() * out3.cols()));

@@ -104,6 +104,9 @@ struct attention_runtime {
     rope_parameters rope{};
     float rms_norm_eps = 1e-6f;  // QK-norm eps (rms_norm_eps)
     float clip_qkv = 0.0f;       // OLMoE clip_qkv: clamp q, k, v to ±clip after the QK-norm; 0 = off
+    // sliding_window (Mixtral; Qwen with use_sliding_window): a query at position p sees keys p − W < j ≤ p.
+    // 0 = full causal attention. The cache still keeps every position.
+    std::int64_t sliding_window = 0;
 };
 
 // Runtime values of a multi_head_latent_attention layer.

@@ -40,9 +40,11 @@ inline constexpr std::int64_t query_tokens_per_item = 16;
 // keys:   (L, ≥ G·Dk) kv head g in columns [g·Dk, (g+1)·Dk); the row stride is keys.cols
 // values: (L, ≥ G·Dv) kv head g in columns [g·Dv, (g+1)·Dv); the row stride is values.cols
 // out:    (T, H·Dv)   must not overlap the inputs
-// Query t attends to keys 0 … L − T + t (causal, including itself).
+// Query t at position p = L − T + t attends to keys 0 … p (causal, including itself); with a sliding window W > 0
+// only to keys p − W < j ≤ p (transformers' sliding_window_overlay: kv_idx > q_idx − W).
 inline void causal_attention(matrix_view<const float> q, matrix_view<const float> keys, matrix_view<const float> values,
-                             attention_heads shape, float scale, matrix_view<float> out, thread_pool& pool) {
+                             attention_heads shape, float scale, matrix_view<float> out, thread_pool& pool,
+                             std::int64_t sliding_window = 0) {
     const std::int64_t T = q.rows, L = keys.rows, H = shape.heads, G = shape.kv_heads;
     const std::int64_t Dk = shape.key_dim, Dv = shape.value_dim;
     if (G < 1 || H % G != 0) throw shape_error("causal_attention: heads must be a multiple of kv_heads");
@@ -62,29 +64,35 @@ inline void causal_attention(matrix_view<const float> q, matrix_view<const float
         const std::int64_t h = item / token_blocks, g = h / group;
         const std::int64_t t0 = (item % token_blocks) * detail::query_tokens_per_item;
         const std::int64_t tokens = std::min(detail::query_tokens_per_item, T - t0);
-        const std::int64_t first_position = L - T + t0;           // position of query t0
-        const std::int64_t visible = first_position + tokens;     // keys the last query of the block sees
+        const std::int64_t first_position = L - T + t0;  // position of query t0
+        // Keys [start, end) cover what any query of the block sees; each row masks the rest of the range.
+        const std::int64_t end = first_position + tokens;
+        const std::int64_t start = sliding_window > 0 ? std::max<std::int64_t>(0, first_position - sliding_window + 1) : 0;
+        const std::int64_t range = end - start;
 
         const detail::strided_map q_h(q.row(t0) + h * Dk, tokens, Dk, Eigen::OuterStride<>(q.cols));
-        const detail::strided_map k_g(keys.data + g * Dk, visible, Dk, Eigen::OuterStride<>(keys.cols));
-        const detail::strided_map v_g(values.data + g * Dv, visible, Dv, Eigen::OuterStride<>(values.cols));
-        weights.resize(tokens, visible);
-        weights.noalias() = q_h * k_g.transpose();  // (tokens, visible)
+        const detail::strided_map k_g(keys.row(start) + g * Dk, range, Dk, Eigen::OuterStride<>(keys.cols));
+        const detail::strided_map v_g(values.row(start) + g * Dv, range, Dv, Eigen::OuterStride<>(values.cols));
+        weights.resize(tokens, range);
+        weights.noalias() = q_h * k_g.transpose();  // (tokens, range)
         for (std::int64_t r = 0; r < tokens; ++r) {
-            const std::int64_t sees = first_position + r + 1;
-            float* row = weights.data() + r * visible;
+            const std::int64_t position = first_position + r;
+            const std::int64_t lo = (sliding_window > 0 ? std::max(start, position - sliding_window + 1) : 0) - start;
+            const std::int64_t hi = position + 1 - start;  // row sees [lo, hi) of the range
+            float* row = weights.data() + r * range;
             float max = -std::numeric_limits<float>::infinity();
-            for (std::int64_t j = 0; j < sees; ++j) {
+            for (std::int64_t j = lo; j < hi; ++j) {
                 row[j] *= scale;
                 max = std::max(max, row[j]);
             }
             float sum = 0.0f;
-            for (std::int64_t j = 0; j < sees; ++j) {
+            for (std::int64_t j = lo; j < hi; ++j) {
                 row[j] = std::exp(row[j] - max);
                 sum += row[j];
             }
-            for (std::int64_t j = 0; j < sees; ++j) row[j] /= sum;
-            std::fill(row + sees, row + visible, 0.0f);  // causal mask
+            for (std::int64_t j = lo; j < hi; ++j) row[j] /= sum;
+            std::fill(row, row + lo, 0.0f);  // outside the sliding window
+            std::fill(row + hi, row + range, 0.0f);  // causal mask
         }
         detail::strided_out_map out_h(out.row(t0) + h * Dv, tokens, Dv, Eigen::OuterStride<>(out.cols));
         out_h.noalias() = weights * v_g;  // (tokens, Dv)

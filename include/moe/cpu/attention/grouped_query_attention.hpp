@@ -2,7 +2,7 @@
 //
 // forward() follows MixtralAttention / Qwen2MoeAttention / Qwen3MoeAttention / OlmoeAttention top to bottom:
 //   q, k, v projections (+ bias) → QK-norm (per head or whole projection) → clip (OLMoE) → RoPE (rotate_half)
-//   → append k, v to the cache → causal softmax(q·kᵀ / sqrt(Dh)) · v → o_proj (+ bias)
+//   → append k, v to the cache → causal (optionally sliding-window) softmax(q·kᵀ / sqrt(Dh)) · v → o_proj (+ bias)
 // T = new tokens, L = cached positions after this call, D = model_width, H = heads, G = kv_heads, Dh = head_dim.
 // The new tokens take positions L − T … L − 1, so a prefill of T tokens and T single-token decodes give the same
 // result (up to fp32 summation order).
@@ -83,7 +83,7 @@ class grouped_query_attention {
         const matrix_view<const float> keys = cache.keys(0, first + T), values = cache.values(0, first + T);
         causal_attention(q_.view(), keys, values,
                          {.heads = int(H), .kv_heads = int(G), .key_dim = int(Dh), .value_dim = int(Dh)}, scale_,
-                         context_.view(), pool);
+                         context_.view(), pool, runtime_.sliding_window);
         linear<storage>(context_.view(), weights_.o_proj, weights_.o_bias, out, pool);
         cache.commit(T);
     }
