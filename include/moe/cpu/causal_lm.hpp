@@ -143,6 +143,15 @@ class causal_lm {
         }
     }
 
+    // Parameters of the whole model, and those one token reads: embedding row, layers' active parts, LM head.
+    static constexpr std::int64_t parameters() {
+        return V * D * (Config.tied_embeddings ? 1 : 2) + D + (std::int64_t{Stacks::count * Stacks::layer_type::parameters()} + ...);
+    }
+    static constexpr std::int64_t active_parameters() {
+        return V * D * (Config.tied_embeddings ? 1 : 2) + D +
+               (std::int64_t{Stacks::count * Stacks::layer_type::active_parameters()} + ...);
+    }
+
     std::int64_t max_positions() const { return max_positions_; }
     layers_type& layers() { return layers_; }
 

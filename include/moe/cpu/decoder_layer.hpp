@@ -13,6 +13,7 @@
 #include <span>
 #include <utility>
 
+#include "moe/config/parameter_count.hpp"
 #include "moe/cpu/rms_norm.hpp"
 #include "moe/cpu/thread_pool.hpp"
 #include "moe/tensor/matrix_view.hpp"
@@ -41,6 +42,12 @@ class decoder_layer {
 
     cache_type make_cache(std::int64_t capacity) const { return attention_.make_cache(capacity); }
 
+    // Parameters of the layer, and those one token reads (MoE: router, top-k and shared experts only).
+    static constexpr std::int64_t parameters() { return parameter_count(Attention::config) + ffn_parameters(false) + 2 * D; }
+    static constexpr std::int64_t active_parameters() {
+        return parameter_count(Attention::config) + ffn_parameters(true) + 2 * D;
+    }
+
     // hidden:      (T, D) the residual stream of every sequence's new tokens, updated in place
     // sequence_start: (S + 1) rows [sequence_start[s], sequence_start[s + 1]) belong to sequence s
     // caches:      (S) that sequence's cache for this layer
@@ -66,6 +73,15 @@ class decoder_layer {
     const FeedForward& feed_forward() const { return feed_forward_; }
 
    private:
+    static constexpr std::int64_t ffn_parameters(bool active) {
+        constexpr auto c = FeedForward::config;
+        if constexpr (requires { c.top_k; }) {
+            return active ? c.active_parameters() : c.total_parameters();
+        } else {
+            return 3 * std::int64_t{c.model_width} * c.width;  // dense SwiGLU
+        }
+    }
+
     static void add_into(matrix_view<float> hidden, const host_matrix<float>& update) {
         for (std::int64_t i = 0; i < hidden.size(); ++i) hidden.data[i] += update.data()[i];
     }
