@@ -1,0 +1,201 @@
+// moe/text/tokenizer.hpp — a Hugging Face tokenizer.json (BPE models) in C++: encode text to ids, decode ids to
+// text, look up tokens. Mirrors the `tokenizers` pipeline:
+//   added tokens (raw) -> normalizer -> added tokens (normalized) -> pre-tokenizer -> BPE -> post-processor
+// and on the way back: ids -> token strings (special ones optionally skipped) -> decoder chain -> text.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <span>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "moe/text/added_vocabulary.hpp"
+#include "moe/text/bpe.hpp"
+#include "moe/text/decoder.hpp"
+#include "moe/text/json_access.hpp"
+#include "moe/text/normalizer.hpp"
+#include "moe/text/post_processor.hpp"
+#include "moe/text/pre_tokenizer.hpp"
+#include "moe/text/utf8.hpp"
+
+namespace moe::text {
+
+class tokenizer {
+   public:
+    // Reads tokenizer.json. When a tokenizer_config.json sits next to it, its bos_token / eos_token are read too.
+    static tokenizer from_file(const std::filesystem::path& path) {
+        const std::string name = path.string();
+        std::ifstream in(path, std::ios::binary);
+        if (!in) throw detail::error_at(name, "cannot open file");
+        std::stringstream buffer;
+        buffer << in.rdbuf();
+        tokenizer t = from_json(buffer.str(), name);
+        const auto config = path.parent_path() / "tokenizer_config.json";
+        if (std::filesystem::exists(config)) t.read_config(config);
+        return t;
+    }
+
+    // Parses tokenizer.json text; `name` is used in error messages.
+    static tokenizer from_json(std::string_view text, const std::string& name = "tokenizer.json") {
+        detail::json spec;
+        try {
+            spec = detail::json::parse(text);
+        } catch (const detail::json::parse_error& e) {
+            throw detail::error_at(name, std::string("invalid JSON: ") + e.what());
+        }
+        if (!spec.is_object()) throw detail::error_at(name, "top level must be a JSON object");
+        tokenizer t;
+        t.name_ = name;
+        t.model_ = bpe_model::from_json(detail::field(spec, "model", name), name + ": model");
+        t.added_ = added_vocabulary::from_json(spec.value("added_tokens", detail::json()), name + ": added_tokens");
+        if (spec.contains("normalizer") && !spec["normalizer"].is_null())
+            t.normalizer_ = normalizer::from_json(spec["normalizer"], name + ": normalizer");
+        if (spec.contains("pre_tokenizer") && !spec["pre_tokenizer"].is_null())
+            t.pre_tokenizer_ = pre_tokenizer::from_json(spec["pre_tokenizer"], name + ": pre_tokenizer");
+        if (spec.contains("decoder") && !spec["decoder"].is_null())
+            t.decoder_ = decoder::from_json(spec["decoder"], name + ": decoder");
+        if (spec.contains("post_processor") && !spec["post_processor"].is_null())
+            t.post_processor_ = post_processor::from_json(spec["post_processor"], name + ": post_processor");
+        return t;
+    }
+
+    // Text to ids. Invalid UTF-8 in `text` is replaced by U+FFFD first (Python strings can never hold it).
+    // add_special_tokens runs the post-processor (e.g. Llama's <s> in front); special tokens written in the text
+    // are recognised either way.
+    std::vector<std::int32_t> encode(std::string_view text, bool add_special_tokens = true) const {
+        std::vector<std::int32_t> ids;
+        std::vector<text_segment> raw;
+        added_.split({utf8::lossy(text), std::nullopt, true}, false, raw);
+        for (const auto& segment : raw) {
+            if (segment.id) {
+                ids.push_back(*segment.id);
+                continue;
+            }
+            std::string normalized = normalizer_ ? (*normalizer_)(segment.text) : segment.text;
+            std::vector<text_segment> parts;
+            added_.split({std::move(normalized), std::nullopt, segment.at_start}, true, parts);
+            for (const auto& part : parts) {
+                if (part.id) {
+                    ids.push_back(*part.id);
+                    continue;
+                }
+                std::vector<text_piece> words{{part.text, part.at_start}};
+                if (pre_tokenizer_) words = (*pre_tokenizer_)(std::move(words));
+                for (const auto& w : words) model_.tokenize(w.text, ids);
+            }
+        }
+        if (add_special_tokens && post_processor_) ids = (*post_processor_)(std::move(ids));
+        return ids;
+    }
+
+    // Ids to text. Ids that name no token are skipped, as Hugging Face does.
+    std::string decode(std::span<const std::int32_t> ids, bool skip_special_tokens = false) const {
+        bool incomplete = false;
+        return decode_tracking(ids, skip_special_tokens, incomplete);
+    }
+
+    // decode() that also reports whether the text ends inside an unfinished UTF-8 character (streaming uses it).
+    std::string decode_tracking(std::span<const std::int32_t> ids, bool skip_special_tokens, bool& incomplete) const {
+        std::vector<std::string> tokens;
+        tokens.reserve(ids.size());
+        for (const std::int32_t id : ids) {
+            if (const added_token* a = added_.find(id)) {
+                if (!(skip_special_tokens && a->special)) tokens.push_back(a->content);
+            } else if (const std::string* t = model_.id_to_token(id)) {
+                tokens.push_back(*t);
+            }
+        }
+        incomplete = false;
+        std::string out;
+        if (!decoder_) {
+            for (std::size_t i = 0; i < tokens.size(); ++i) out += (i ? " " : "") + tokens[i];
+            return out;
+        }
+        for (const auto& piece : (*decoder_)(std::move(tokens), incomplete)) out += piece;
+        return out;
+    }
+
+    std::optional<std::int32_t> token_to_id(std::string_view token) const {
+        if (const added_token* a = added_.find(token)) return a->id;
+        return model_.token_to_id(token);
+    }
+
+    std::optional<std::string> id_to_token(std::int32_t id) const {
+        if (const added_token* a = added_.find(id)) return a->content;
+        if (const std::string* t = model_.id_to_token(id)) return *t;
+        return std::nullopt;
+    }
+
+    // Number of distinct tokens, added ones included (Hugging Face's get_vocab_size(with_added_tokens=True)).
+    std::size_t vocab_size() const {
+        std::size_t n = model_.size();
+        for (const auto& a : added_.tokens())
+            if (!model_.token_to_id(a.content)) ++n;
+        return n;
+    }
+
+    bool is_special(std::int32_t id) const {
+        const added_token* a = added_.find(id);
+        return a != nullptr && a->special;
+    }
+
+    // The id of a special (added) token by its content, e.g. special_token_id("<|im_end|>").
+    std::optional<std::int32_t> special_token_id(std::string_view content) const {
+        const added_token* a = added_.find(content);
+        if (a == nullptr || !a->special) return std::nullopt;
+        return a->id;
+    }
+
+    const std::vector<added_token>& added_tokens() const { return added_.tokens(); }
+
+    // BOS / EOS from tokenizer_config.json when it was found; otherwise BOS is the post-processor's first token.
+    std::optional<std::string> bos_token() const {
+        if (bos_) return bos_;
+        if (post_processor_) {
+            const auto prefix = post_processor_->prefix();
+            if (!prefix.empty()) return id_to_token(prefix.front());
+        }
+        return std::nullopt;
+    }
+    std::optional<std::string> eos_token() const { return eos_; }
+    void set_bos_token(std::string token) { bos_ = std::move(token); }
+    void set_eos_token(std::string token) { eos_ = std::move(token); }
+
+    const std::string& name() const { return name_; }
+
+   private:
+    void read_config(const std::filesystem::path& path) {
+        std::ifstream in(path, std::ios::binary);
+        detail::json config;
+        try {
+            config = detail::json::parse(in);
+        } catch (const detail::json::exception& e) {
+            throw detail::error_at(path.string(), std::string("invalid JSON: ") + e.what());
+        }
+        auto token = [&](const char* key) -> std::optional<std::string> {
+            if (!config.contains(key)) return std::nullopt;
+            const auto& v = config[key];
+            if (v.is_string()) return v.get<std::string>();
+            if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
+            return std::nullopt;
+        };
+        bos_ = token("bos_token");
+        eos_ = token("eos_token");
+    }
+
+    std::string name_;
+    bpe_model model_;
+    added_vocabulary added_;
+    std::optional<normalizer> normalizer_;
+    std::optional<pre_tokenizer> pre_tokenizer_;
+    std::optional<decoder> decoder_;
+    std::optional<post_processor> post_processor_;
+    std::optional<std::string> bos_, eos_;
+};
+
+}  // namespace moe::text
