@@ -12,6 +12,7 @@ Writes (all committed):
   tests/data/tokenizers/corpus.json        the parity inputs
   tests/data/tokenizers/<case>/tokenizer.json, reference.json
   tests/data/tokenizers/chat_reference.json
+  tests/data/tokenizers/nfc_reference.json
 
 Usage: python3 tools/make_tokenizer_reference.py   (pip install tokenizers transformers jinja2)
 """
@@ -479,6 +480,26 @@ def make_chat_reference():
     print(f"chat: {len(records)} renderings")
 
 
+def make_nfc_reference():
+    """NFC cases: precomposed/decomposed Latin, stacked marks out of canonical order, Hangul jamo, exclusions."""
+    import random
+    rng = random.Random(7)
+    texts = ["e\u0301", "A\u030a", "\u212b", "\u1100\u1161\u11a8", "\u1100\u1161", "\uac00\u11a8",
+             "a\u0323\u0302", "a\u0302\u0323", "\u0958", "\u2126", "o\u0308\u0304", "\u0344", "\u1e9b\u0323",
+             "\u0301a", "Ü\u0323", "\u05b8\u05b9\u05b1\u0591\u05c3\u05b0\u05ac\u059f", "\u0ddd\u0dca",
+             "\ud55c\uad6d\uc5b4", "ﬃ", "\U0001d15e", "Ελληνικά ά", "ǖ"]
+    marks = [0x300, 0x301, 0x302, 0x303, 0x308, 0x323, 0x327, 0x328, 0x331, 0x345, 0x5b0, 0x93c, 0x3099]
+    bases = "aeiouAEIOUnNcCsSzZ\u03b1\u03c9\u0438\u304b\u30cf\u1100\u1161"
+    for _ in range(60):
+        t = ""
+        for _ in range(rng.randint(1, 4)):
+            t += rng.choice(bases) + "".join(chr(rng.choice(marks)) for _ in range(rng.randint(0, 3)))
+        texts.append(t)
+    cases = [{"text": t, "nfc": unicodedata.normalize("NFC", t)} for t in texts]
+    with open(os.path.join(DATA, "nfc_reference.json"), "w", encoding="utf-8") as f:
+        json.dump({"unicode_version": unicodedata.unidata_version, "cases": cases}, f, ensure_ascii=False, indent=0)
+
+
 def main():
     os.makedirs(DATA, exist_ok=True)
     write_unicode_tables()
@@ -491,6 +512,7 @@ def main():
     record("llama_sentencepiece", sentencepiece_style(False), string_merges=True)
     record("mistral_metaspace", sentencepiece_style(True))
     make_chat_reference()
+    make_nfc_reference()
 
 
 if __name__ == "__main__":
