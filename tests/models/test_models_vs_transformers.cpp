@@ -169,6 +169,9 @@ TEST_CASE("Qwen3-MoE with bf16 weights, used in place from the file", "[models]"
 TEST_CASE("OLMoE logits match transformers (QK-norm over the whole projection)", "[models]") {
     check_model<moe::cpu::olmoe<tiny_olmoe>>("olmoe");
 }
+TEST_CASE("OLMoE with clip_qkv = 0.5 (most q/k/v values clipped)", "[models]") {
+    check_model<moe::cpu::olmoe<tiny_olmoe>>("olmoe_clip");
+}
 TEST_CASE("DeepSeek-V2 logits match transformers (MLA without q compression, dense first layer)", "[models]") {
     check_model<moe::cpu::deepseek_v2<tiny_v2>>("deepseek_v2");
 }

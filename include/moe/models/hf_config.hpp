@@ -66,7 +66,7 @@ class hf_config {
             return wrong_type(key, "an integer", *value);
         }
         if (actual != expected) {
-            mismatches_.push_back(std::string(key.empty() ? *keys.begin() : key) + " is " + std::to_string(actual) +
+            record(std::string(key.empty() ? *keys.begin() : key) + " is " + std::to_string(actual) +
                                   ", the model type has " + std::to_string(expected));
         }
     }
@@ -83,7 +83,7 @@ class hf_config {
             return wrong_type(key, "true or false", *it);
         }
         if (actual != expected) {
-            mismatches_.push_back(std::string(key) + " is " + (actual ? "true" : "false") + ", the model type has " +
+            record(std::string(key) + " is " + (actual ? "true" : "false") + ", the model type has " +
                                   (expected ? "true" : "false"));
         }
     }
@@ -100,7 +100,7 @@ class hf_config {
             return wrong_type(key, "a string", *it);
         }
         if (actual != expected) {
-            mismatches_.push_back(std::string(key) + " is \"" + actual + "\", the model type has \"" +
+            record(std::string(key) + " is \"" + actual + "\", the model type has \"" +
                                   std::string(expected) + "\"");
         }
     }
@@ -109,7 +109,7 @@ class hf_config {
     void expect_empty_list(std::string_view key, std::string_view why) {
         const auto it = json_.find(key);
         if (it == json_.end() || it->is_null() || (it->is_array() && it->empty())) return;
-        mismatches_.push_back(std::string(key) + " is " + it->dump() + ", the model type supports only [] (" +
+        record(std::string(key) + " is " + it->dump() + ", the model type supports only [] (" +
                               std::string(why) + ")");
     }
 
@@ -121,6 +121,16 @@ class hf_config {
         throw config_error(message);
     }
     const std::vector<std::string>& mismatches() const { return mismatches_; }
+
+   private:
+    // Several layers check the same fields; each mismatch is reported once.
+    void record(std::string mismatch) {
+        for (const auto& m : mismatches_)
+            if (m == mismatch) return;
+        mismatches_.push_back(std::move(mismatch));
+    }
+
+   public:
 
     // ---- run-time fields ----
 
@@ -189,10 +199,10 @@ class hf_config {
     void missing(std::initializer_list<std::string_view> keys, const std::string& expected) {
         std::string names;
         for (std::string_view k : keys) names += (names.empty() ? "" : " / ") + std::string(k);
-        mismatches_.push_back(names + " is missing, the model type has " + expected);
+        record(names + " is missing, the model type has " + expected);
     }
     void wrong_type(std::string_view key, std::string_view want, const nlohmann::json& got) {
-        mismatches_.push_back(std::string(key) + " is " + got.dump() + ", expected " + std::string(want));
+        record(std::string(key) + " is " + got.dump() + ", expected " + std::string(want));
     }
 
     nlohmann::json json_;

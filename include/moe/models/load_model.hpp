@@ -92,7 +92,10 @@ struct layer_loader<cpu::grouped_query_attention<A>> {
     static void check(hf_config& c, model_family family) {
         c.expect_int({"num_attention_heads"}, A.heads);
         c.expect_int({"num_key_value_heads"}, A.kv_heads, A.heads);
-        c.expect_int({"head_dim"}, A.head_dim, c.integer({"hidden_size"}, 0) / A.heads, c.integer({"hidden_size"}, 0) / A.heads);
+        // head_dim absent or null means hidden_size / num_attention_heads (of the file, not of the type).
+        const std::int64_t file_heads = c.integer({"num_attention_heads"}, A.heads);
+        const std::int64_t implied = file_heads > 0 ? c.integer({"hidden_size"}, 0) / file_heads : 0;
+        c.expect_int({"head_dim"}, A.head_dim, implied, implied);
         if (family == model_family::qwen3_moe || family == model_family::olmoe) c.expect_bool("attention_bias", A.qkv_bias, false);
     }
 
@@ -117,6 +120,14 @@ struct layer_loader<cpu::grouped_query_attention<A>> {
         attention_runtime runtime{.rope = ctx.config.rope(),
                                   .rms_norm_eps = float(ctx.config.number({"rms_norm_eps"}, 1e-6)),
                                   .clip_qkv = float(ctx.config.number({"clip_qkv"}, 0.0))};
+        // Mixtral applies `sliding_window` when set; Qwen2/3-MoE only with use_sliding_window = true.
+        const bool qwen = ctx.family == model_family::qwen2_moe || ctx.family == model_family::qwen3_moe;
+        const auto use_window = ctx.config.json().find("use_sliding_window");
+        const bool window_on = !qwen || (use_window != ctx.config.json().end() && use_window->is_boolean() &&
+                                         use_window->get<bool>());
+        if (window_on && (ctx.family == model_family::mixtral || qwen)) {
+            runtime.sliding_window = ctx.config.integer({"sliding_window"}, 0);
+        }
         return cpu::grouped_query_attention<A>(w, runtime);
     }
 };
@@ -175,20 +186,21 @@ struct layer_loader<cpu::dense_mlp<C>> {
 // ---- MoE layer: router, experts (per-expert keys or fused), shared experts ----
 template <moe_layer_config C>
 struct layer_loader<cpu::moe_layer<C>> {
+    // Expert counts: released checkpoints use the family's own key; transformers 5 writes num_local_experts for all.
     static void check(hf_config& c, model_family family) {
         switch (family) {
             case model_family::mixtral:
-                c.expect_int({"num_local_experts"}, C.experts);
+                c.expect_int({"num_local_experts", "num_experts"}, C.experts);
                 c.expect_int({"intermediate_size"}, C.expert_width);
                 break;
             case model_family::olmoe:
-                c.expect_int({"num_experts"}, C.experts);
+                c.expect_int({"num_experts", "num_local_experts"}, C.experts);
                 c.expect_int({"intermediate_size"}, C.expert_width);
                 c.expect_bool("norm_topk_prob", C.router.normalize_top_k, false);
                 break;
             case model_family::qwen2_moe:
             case model_family::qwen3_moe:
-                c.expect_int({"num_experts"}, C.experts);
+                c.expect_int({"num_experts", "num_local_experts"}, C.experts);
                 c.expect_int({"moe_intermediate_size"}, C.expert_width);
                 c.expect_bool("norm_topk_prob", C.router.normalize_top_k, false);
                 c.expect_int({"decoder_sparse_step"}, 1, 1);
@@ -199,7 +211,7 @@ struct layer_loader<cpu::moe_layer<C>> {
                 break;
             case model_family::deepseek_v2:
             case model_family::deepseek_v3:
-                c.expect_int({"n_routed_experts"}, C.experts);
+                c.expect_int({"n_routed_experts", "num_local_experts"}, C.experts);
                 c.expect_int({"moe_intermediate_size"}, C.expert_width);
                 c.expect_int({"n_shared_experts"}, C.shared_experts, 0, 0);
                 c.expect_int({"n_group"}, C.router.groups, 1, 1);
@@ -292,6 +304,7 @@ struct model_loader<cpu::causal_lm<L, Stacks...>> {
     using storage = typename model::storage;
 
     static void check(hf_config& c) {
+        c.expect_string("model_type", name_of(L.family));
         c.expect_int({"vocab_size"}, L.vocab_size);
         c.expect_int({"hidden_size"}, L.model_width);
         c.expect_int({"num_hidden_layers"}, model::layer_count);

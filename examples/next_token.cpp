@@ -1,0 +1,143 @@
+// next_token — loads a Hugging Face checkpoint directory and prints the most likely next tokens of a prompt.
+//
+//   next_token CHECKPOINT_DIR TOKEN_ID [TOKEN_ID ...] [--top N] [--threads N]
+//
+// The model type is chosen at compile time; this program compiles a list of types (the released checkpoints and
+// the tiny test models in tests/data/models) and picks the first whose compile-time configuration matches the
+// directory's config.json. Add your own model type to `known_models` below.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <numeric>
+#include <string>
+#include <string_view>
+#include <algorithm>
+#include <vector>
+
+#include "moe/models.hpp"
+#include "moe/models/released.hpp"
+
+namespace {
+
+// The tiny random checkpoints of tests/data/models (made by tools/make_model_reference.py).
+constexpr moe::mixtral_config tiny_mixtral{.vocab_size = 160, .model_width = 64, .layers = 2, .heads = 4,
+                                           .kv_heads = 2, .head_dim = 16, .expert_width = 96, .experts = 5,
+                                           .top_k = 2, .weights = moe::weight_format::fp32};
+constexpr moe::deepseek_v3_config tiny_deepseek_v3{
+    .vocab_size = 160, .model_width = 64, .layers = 3, .heads = 4, .q_lora_rank = 24, .kv_lora_rank = 32,
+    .qk_nope_head_dim = 16, .qk_rope_head_dim = 8, .v_head_dim = 16, .dense_layers = 1, .dense_width = 96,
+    .expert_width = 32, .experts = 12, .top_k = 3, .shared_experts = 1, .groups = 4, .top_k_groups = 2,
+    .norm_topk_prob = true, .weights = moe::weight_format::fp32};
+
+template <class... Models>
+struct model_list {};
+
+using known_models = model_list<moe::cpu::mixtral<tiny_mixtral>, moe::cpu::deepseek_v3<tiny_deepseek_v3>,
+                                moe::cpu::mixtral_8x7b, moe::cpu::qwen3_30b_a3b, moe::cpu::olmoe_1b_7b,
+                                moe::cpu::qwen1_5_moe_a2_7b, moe::cpu::deepseek_v2_lite, moe::cpu::deepseek_v3_671b>;
+
+struct options {
+    std::filesystem::path directory;
+    std::vector<std::int32_t> tokens;
+    int top = 5;
+    int threads = 2;
+};
+
+template <class Model>
+void run(const options& opt) {
+    std::printf("model type matches config.json: %s family, %d layers, vocabulary %lld\n",
+                std::string(moe::name_of(Model::config.family)).c_str(), Model::layer_count,
+                static_cast<long long>(Model::V));
+    std::printf("parameters: %.3f M total, %.3f M active per token\n", Model::parameters() / 1e6,
+                Model::active_parameters() / 1e6);
+    auto model = moe::load_model<Model>(opt.directory);
+    moe::cpu::thread_pool pool(opt.threads);
+    auto sequence = model.new_sequence(static_cast<std::int64_t>(opt.tokens.size()));
+    moe::host_matrix<float> logits(1, Model::V);  // the last position only
+    model.forward(opt.tokens, sequence, logits.view(), pool);
+
+    // Softmax in double for the printed probabilities.
+    const float* l = logits.row(0);
+    const double max_logit = *std::max_element(l, l + Model::V);
+    double z = 0;
+    for (std::int64_t v = 0; v < Model::V; ++v) z += std::exp(double(l[v]) - max_logit);
+    std::vector<std::int32_t> order(static_cast<std::size_t>(Model::V));
+    std::iota(order.begin(), order.end(), 0);
+    const auto top = std::min<std::size_t>(static_cast<std::size_t>(opt.top), order.size());
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(top), order.end(),
+                      [&](std::int32_t a, std::int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+    std::printf("next token after %zu prompt tokens:\n", opt.tokens.size());
+    for (std::size_t i = 0; i < top; ++i) {
+        std::printf("  %6d  p = %.4f  logit = %.4f\n", order[i], std::exp(double(l[order[i]]) - max_logit) / z,
+                    double(l[order[i]]));
+    }
+}
+
+// Tries each type in turn; reports every type's mismatches if none fits.
+template <class First, class... Rest>
+bool dispatch(const options& opt, std::string& mismatches) {
+    try {
+        moe::check_config<First>(opt.directory / "config.json");
+    } catch (const moe::config_error& e) {
+        mismatches += std::string("\n  ") + e.what();
+        if constexpr (sizeof...(Rest) > 0) return dispatch<Rest...>(opt, mismatches);
+        return false;
+    }
+    run<First>(opt);
+    return true;
+}
+
+template <class... Models>
+bool dispatch_list(model_list<Models...>, const options& opt, std::string& mismatches) {
+    return dispatch<Models...>(opt, mismatches);
+}
+
+[[noreturn]] void usage(const char* problem) {
+    std::fprintf(stderr, "next_token: %s\nusage: next_token CHECKPOINT_DIR TOKEN_ID [TOKEN_ID ...] [--top N] [--threads N]\n",
+                 problem);
+    std::exit(2);
+}
+
+long parse_number(const char* text, const char* what, long low, long high) {
+    char* end = nullptr;
+    const long n = std::strtol(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || n < low || n > high) {
+        usage((std::string(what) + " must be an integer in [" + std::to_string(low) + ", " + std::to_string(high) +
+               "], got '" + text + "'").c_str());
+    }
+    return n;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    options opt;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--top" || arg == "--threads") {
+            if (i + 1 >= argc) usage("a flag needs a value");
+            const int value = static_cast<int>(parse_number(argv[i + 1], argv[i], 1, 1024));
+            (arg == "--top" ? opt.top : opt.threads) = value;
+            ++i;
+        } else if (opt.directory.empty()) {
+            opt.directory = argv[i];
+        } else {
+            opt.tokens.push_back(static_cast<std::int32_t>(parse_number(argv[i], "a token id", 0, 1L << 30)));
+        }
+    }
+    if (opt.directory.empty() || opt.tokens.empty()) usage("give a checkpoint directory and at least one token id");
+    try {
+        std::string mismatches;
+        if (!dispatch_list(known_models{}, opt, mismatches)) {
+            std::fprintf(stderr, "next_token: no compiled model type matches %s:%s\n", opt.directory.c_str(),
+                         mismatches.c_str());
+            return 1;
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "next_token: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
