@@ -13,6 +13,7 @@ Writes (all committed):
   tests/data/tokenizers/<case>/tokenizer.json, reference.json
   tests/data/tokenizers/chat_reference.json
   tests/data/tokenizers/nfc_reference.json
+  tests/data/tokenizers/fuzz_reference.json   random strings of tricky pieces, ids and decoded text
 
 Usage: python3 tools/make_tokenizer_reference.py   (pip install tokenizers transformers jinja2)
 """
@@ -500,6 +501,29 @@ def make_nfc_reference():
         json.dump({"unicode_version": unicodedata.unidata_version, "cases": cases}, f, ensure_ascii=False, indent=0)
 
 
+FUZZ_ALPHABET = list("aAzZ09 \t\n\r'.,!?-_()[]{}<>|/\\\"$%") + [
+    "é", "ü", "ß", "中", "文", "の", "カ", "д", "ж", "ع", "न", "ि", "😀", "👍", "\u200d", "\u0301", "\u00a0", "\u3000",
+    "１", "٣", "½", "▁", "<s>", "</s>", "<|im_end|>", "<think>", "'s", "'LL", "[INST]", "<|sep|>", "<0x41>",
+    "<｜User｜>", "ﬃ", "\u1100\u1161", "\ufffd"]
+
+
+def make_fuzz_reference(names, per_tokenizer=400):
+    """Random strings over an alphabet of tricky pieces (specials, marks, ZWJ, fullwidth digits, jamo...)."""
+    import random
+    rng = random.Random(3)
+    out = {}
+    for name in names:
+        tok = Tokenizer.from_file(os.path.join(DATA, name, "tokenizer.json"))
+        cases = []
+        for _ in range(per_tokenizer):
+            text = "".join(rng.choice(FUZZ_ALPHABET) for _ in range(rng.randint(0, 25)))
+            ids = tok.encode(text).ids
+            cases.append({"text": text, "ids": ids, "decoded": tok.decode(ids, skip_special_tokens=False)})
+        out[name] = cases
+    with open(os.path.join(DATA, "fuzz_reference.json"), "w", encoding="utf-8") as f:
+        json.dump(out, f, ensure_ascii=False, separators=(",", ":"))
+
+
 def main():
     os.makedirs(DATA, exist_ok=True)
     write_unicode_tables()
@@ -513,6 +537,8 @@ def main():
     record("mistral_metaspace", sentencepiece_style(True))
     make_chat_reference()
     make_nfc_reference()
+    make_fuzz_reference(["qwen2", "deepseek_v3", "llama3_style", "gpt2_style", "llama_sentencepiece",
+                         "mistral_metaspace"])
 
 
 if __name__ == "__main__":

@@ -59,3 +59,16 @@ TEST_CASE("Llama-2/Mixtral SentencePiece-style BPE (Prepend/Replace, byte_fallba
 TEST_CASE("Mistral Metaspace BPE (prepend_scheme first, byte_fallback) matches tokenizers", "[text][parity]") {
     check_parity("mistral_metaspace");
 }
+
+TEST_CASE("random strings of tricky pieces match tokenizers for every reference tokenizer", "[text][parity]") {
+    const auto fuzz = read_json(data_dir + "fuzz_reference.json");
+    for (const auto& [name, cases] : fuzz.items()) {
+        const auto tok = moe::text::tokenizer::from_file(data_dir + name + "/tokenizer.json");
+        for (const auto& c : cases) {
+            INFO(name << ": " << c["text"].dump());
+            const auto expected = c["ids"].get<std::vector<std::int32_t>>();
+            CHECK(tok.encode(c["text"].get<std::string>()) == expected);
+            CHECK(tok.decode(expected) == c["decoded"].get<std::string>());
+        }
+    }
+}
