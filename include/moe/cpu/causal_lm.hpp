@@ -9,6 +9,10 @@
 //
 // State of a sequence (its caches) lives in a causal_lm::sequence, so one model serves many sequences;
 // forward() takes several sequences of different lengths at once and runs their feed-forward layers together.
+//
+// Prompt sharing: share(std::move(prompt)) freezes a sequence; new_sequence(capacity, shared) then makes branches
+// whose caches read the prompt's positions in place (one copy of the prompt's KV cache for every branch; each
+// branch allocates and appends only its own positions). Sampling several continuations of one prompt uses it.
 #pragma once
 
 #include <cstdint>
@@ -53,12 +57,24 @@ class causal_lm {
     // The caches of one sequence: one per layer, each holding up to `capacity` positions.
     class sequence {
        public:
-        std::int64_t size() const { return size_; }  // positions processed so far
+        using caches_type = std::tuple<std::vector<typename Stacks::layer_type::cache_type>...>;
+
+        std::int64_t size() const { return size_; }  // positions processed so far, shared ones included
         std::int64_t capacity() const { return capacity_; }
+        std::int64_t shared_positions() const { return prefix_ ? prefix_->size_ : 0; }  // read from the prompt
+        // Forgets the positions this sequence appended (back to its shared prompt, or empty).
         void clear() {
-            size_ = 0;
+            size_ = shared_positions();
             std::apply([](auto&... per_stack) { (clear_all(per_stack), ...); }, caches_);
         }
+        // Cache memory this sequence owns; a shared prompt is counted in the prompt's sequence only.
+        std::int64_t cache_bytes() const {
+            std::int64_t bytes = 0;
+            std::apply([&](const auto&... per_stack) { ((bytes += bytes_of(per_stack)), ...); }, caches_);
+            return bytes;
+        }
+        // Per-layer caches, one vector per layer_stack (tests check where shared rows live).
+        const caches_type& caches() const { return caches_; }
 
        private:
         friend class causal_lm;
@@ -66,9 +82,16 @@ class causal_lm {
         static void clear_all(Caches& caches) {
             for (auto& c : caches) c.clear();
         }
-        std::tuple<std::vector<typename Stacks::layer_type::cache_type>...> caches_;
+        template <class Caches>
+        static std::int64_t bytes_of(const Caches& caches) {
+            std::int64_t bytes = 0;
+            for (const auto& c : caches) bytes += c.bytes_allocated();
+            return bytes;
+        }
+        caches_type caches_;
         std::int64_t size_ = 0;
         std::int64_t capacity_ = 0;
+        std::shared_ptr<const sequence> prefix_;  // keeps a shared prompt alive and unchanged
     };
 
     // One sequence's part of a batched forward().
@@ -104,6 +127,31 @@ class causal_lm {
         make_caches(s, capacity, std::index_sequence_for<Stacks...>{});
         return s;
     }
+
+    // Freezes a sequence (typically a prefilled prompt) so that branches can share its positions.
+    static std::shared_ptr<const sequence> share(sequence&& prompt) {
+        if (prompt.prefix_) throw std::invalid_argument("causal_lm::share: the sequence already shares a prompt");
+        return std::make_shared<const sequence>(std::move(prompt));
+    }
+
+    // A branch of a shared prompt: positions [0, prompt->size()) are read from the prompt's caches in place, the
+    // branch holds room for `capacity` − prompt->size() more (capacity counts the shared positions too).
+    sequence new_sequence(std::int64_t capacity, std::shared_ptr<const sequence> prompt) const {
+        if (!prompt) return new_sequence(capacity);
+        if (capacity < prompt->size_ || capacity > max_positions_) {
+            throw invalid_input("causal_lm: a branch capacity of " + std::to_string(capacity) + " is outside [" +
+                                std::to_string(prompt->size_) + " (the shared prompt), " +
+                                std::to_string(max_positions_) + "]");
+        }
+        sequence s;
+        s.capacity_ = capacity;
+        s.size_ = prompt->size_;
+        share_caches(s, *prompt, capacity, std::index_sequence_for<Stacks...>{});
+        s.prefix_ = std::move(prompt);
+        return s;
+    }
+
+    static constexpr std::int64_t vocab_size() { return V; }
 
     // Appends `tokens` to one sequence; logits: (T, V) for every new position or (1, V) for the last.
     void forward(std::span<const std::int32_t> tokens, sequence& state, matrix_view<float> logits, thread_pool& pool) {
@@ -189,6 +237,14 @@ class causal_lm {
     void make_caches(sequence& s, std::int64_t capacity, std::index_sequence<I...>) const {
         ((void)[&] {
             for (const auto& layer : std::get<I>(layers_)) std::get<I>(s.caches_).push_back(layer.make_cache(capacity));
+        }(), ...);
+    }
+
+    template <std::size_t... I>
+    static void share_caches(sequence& s, const sequence& prompt, std::int64_t capacity, std::index_sequence<I...>) {
+        ((void)[&] {
+            using cache_type = typename std::tuple_element_t<I, std::tuple<Stacks...>>::layer_type::cache_type;
+            for (const auto& c : std::get<I>(prompt.caches_)) std::get<I>(s.caches_).push_back(cache_type::sharing(c, capacity));
         }(), ...);
     }
 

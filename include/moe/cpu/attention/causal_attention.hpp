@@ -36,6 +36,16 @@ using strided_out_map = Eigen::Map<row_major_matrix, 0, Eigen::OuterStride<>>;
 inline constexpr std::int64_t query_tokens_per_item = 16;
 }  // namespace detail
 
+// Positions 0 … S − 1 read from another cache (prompt sharing); both views (S, ·) with the strides rules below.
+struct shared_kv {
+    matrix_view<const float> keys;    // (S, ≥ G·Dk)
+    matrix_view<const float> values;  // (S, ≥ G·Dv)
+};
+
+inline void causal_attention(matrix_view<const float> q, shared_kv shared, matrix_view<const float> keys,
+                             matrix_view<const float> values, attention_heads shape, float scale,
+                             matrix_view<float> out, thread_pool& pool, std::int64_t sliding_window = 0);
+
 // q:      (T, H·Dk)   queries of the T newest positions; query t sits at position L − T + t
 // keys:   (L, ≥ G·Dk) kv head g in columns [g·Dk, (g+1)·Dk); the row stride is keys.cols
 // values: (L, ≥ G·Dv) kv head g in columns [g·Dv, (g+1)·Dv); the row stride is values.cols
@@ -45,16 +55,31 @@ inline constexpr std::int64_t query_tokens_per_item = 16;
 inline void causal_attention(matrix_view<const float> q, matrix_view<const float> keys, matrix_view<const float> values,
                              attention_heads shape, float scale, matrix_view<float> out, thread_pool& pool,
                              std::int64_t sliding_window = 0) {
-    const std::int64_t T = q.rows, L = keys.rows, H = shape.heads, G = shape.kv_heads;
+    causal_attention(q, shared_kv{}, keys, values, shape, scale, out, pool, sliding_window);
+}
+
+// The same over two segments of positions: `shared` holds positions 0 … S − 1 (a prompt prefix read in place from
+// another cache), keys / values positions S … L − 1 (L = S + keys.rows). Scores of both segments form one softmax
+// row, so the result equals attention over the concatenation (up to fp32 summation order in the value sum, which
+// is split at S). With an empty `shared` this is exactly the one-segment computation.
+inline void causal_attention(matrix_view<const float> q, shared_kv shared, matrix_view<const float> keys,
+                             matrix_view<const float> values, attention_heads shape, float scale,
+                             matrix_view<float> out, thread_pool& pool, std::int64_t sliding_window) {
+    const std::int64_t S = shared.keys.rows;
+    const std::int64_t T = q.rows, L = S + keys.rows, H = shape.heads, G = shape.kv_heads;
     const std::int64_t Dk = shape.key_dim, Dv = shape.value_dim;
     if (G < 1 || H % G != 0) throw shape_error("causal_attention: heads must be a multiple of kv_heads");
     require_shape("causal_attention", "q", q, T, H * Dk);
     require_shape("causal_attention", "out", out, T, H * Dv);
-    if (keys.cols < G * Dk || values.cols < G * Dv || values.rows != L) {
+    if (keys.cols < G * Dk || values.cols < G * Dv || values.rows != keys.rows) {
         throw shape_error("causal_attention: keys " + shape_string(keys.rows, keys.cols) + " / values " +
                           shape_string(values.rows, values.cols) + " too narrow for the kv heads");
     }
-    if (T > L) throw shape_error("causal_attention: more queries than cached positions");
+    if (S > 0 && (shared.keys.cols < G * Dk || shared.values.cols < G * Dv || shared.values.rows != S)) {
+        throw shape_error("causal_attention: shared keys " + shape_string(S, shared.keys.cols) + " / values " +
+                          shape_string(shared.values.rows, shared.values.cols) + " do not fit the kv heads");
+    }
+    if (T > keys.rows) throw shape_error("causal_attention: more queries than own cached positions");
     if (T == 0) return;
 
     const std::int64_t group = H / G;
@@ -70,11 +95,22 @@ inline void causal_attention(matrix_view<const float> q, matrix_view<const float
         const std::int64_t start = sliding_window > 0 ? std::max<std::int64_t>(0, first_position - sliding_window + 1) : 0;
         const std::int64_t range = end - start;
 
+        // The range splits at S: [start, S) from the shared segment (`before` columns), the rest from own rows.
+        const std::int64_t before = std::max<std::int64_t>(0, S - start), own_start = std::max(start, S) - S;
+        const std::int64_t own = range - before;
+
         const detail::strided_map q_h(q.row(t0) + h * Dk, tokens, Dk, Eigen::OuterStride<>(q.cols));
-        const detail::strided_map k_g(keys.row(start) + g * Dk, range, Dk, Eigen::OuterStride<>(keys.cols));
-        const detail::strided_map v_g(values.row(start) + g * Dv, range, Dv, Eigen::OuterStride<>(values.cols));
+        const detail::strided_map k_g(keys.row(own_start) + g * Dk, own, Dk, Eigen::OuterStride<>(keys.cols));
+        const detail::strided_map v_g(values.row(own_start) + g * Dv, own, Dv, Eigen::OuterStride<>(values.cols));
         weights.resize(tokens, range);
-        weights.noalias() = q_h * k_g.transpose();  // (tokens, range)
+        if (before == 0) {
+            weights.noalias() = q_h * k_g.transpose();  // (tokens, range)
+        } else {
+            const detail::strided_map ks_g(shared.keys.row(start) + g * Dk, before, Dk,
+                                           Eigen::OuterStride<>(shared.keys.cols));
+            weights.leftCols(before).noalias() = q_h * ks_g.transpose();  // (tokens, before)
+            weights.rightCols(own).noalias() = q_h * k_g.transpose();     // (tokens, own)
+        }
         for (std::int64_t r = 0; r < tokens; ++r) {
             const std::int64_t position = first_position + r;
             const std::int64_t lo = (sliding_window > 0 ? std::max(start, position - sliding_window + 1) : 0) - start;
@@ -95,7 +131,14 @@ inline void causal_attention(matrix_view<const float> q, matrix_view<const float
             std::fill(row + hi, row + range, 0.0f);  // causal mask
         }
         detail::strided_out_map out_h(out.row(t0) + h * Dv, tokens, Dv, Eigen::OuterStride<>(out.cols));
-        out_h.noalias() = weights * v_g;  // (tokens, Dv)
+        if (before == 0) {
+            out_h.noalias() = weights * v_g;  // (tokens, Dv)
+        } else {
+            const detail::strided_map vs_g(shared.values.row(start) + g * Dv, before, Dv,
+                                           Eigen::OuterStride<>(shared.values.cols));
+            out_h.noalias() = weights.leftCols(before) * vs_g;
+            if (own > 0) out_h.noalias() += weights.rightCols(own) * v_g;
+        }
     });
 }
 

@@ -80,8 +80,10 @@ class grouped_query_attention {
 
         // Attend over every cached position including the new ones: keys/values (first + T, G·Dh).
         context_.resize(T, Q);  // (T, H·Dh)
-        const matrix_view<const float> keys = cache.keys(0, first + T), values = cache.values(0, first + T);
-        causal_attention(q_.view(), keys, values,
+        // Two segments when the cache shares a prompt prefix: positions [0, S) read in place, then own rows.
+        const std::int64_t S = cache.shared();
+        const matrix_view<const float> keys = cache.keys(S, first + T - S), values = cache.values(S, first + T - S);
+        causal_attention(q_.view(), shared_kv{cache.shared_keys(), cache.shared_values()}, keys, values,
                          {.heads = int(H), .kv_heads = int(G), .key_dim = int(Dh), .value_dim = int(Dh)}, scale_,
                          context_.view(), pool, runtime_.sliding_window);
         linear<storage>(context_.view(), weights_.o_proj, weights_.o_bias, out, pool);

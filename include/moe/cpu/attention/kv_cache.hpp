@@ -5,6 +5,12 @@
 //                 after kv_a_layernorm and the shared key after RoPE — never the expanded per-head K/V
 // P = capacity, fixed at creation (memory is allocated once). A forward that would exceed it throws
 // kv_cache_full before changing anything; the cache stays usable.
+//
+// Prompt sharing: `kv_cache::sharing(prefix, capacity)` / `latent_cache::sharing(...)` make a cache whose first
+// S = prefix.size() positions are *read* from `prefix` (never copied) and whose own rows hold positions S … P − 1,
+// so several branches of one prompt keep a single copy of the prompt's keys and values. Attention then reads two
+// segments: shared rows (S, ·) from the prefix and own rows (size − S, ·). The prefix must outlive the cache and
+// must not change while it is shared (causal_lm::share keeps it alive and const).
 #pragma once
 
 #include <cstdint>
@@ -23,14 +29,20 @@ class kv_cache_full : public std::length_error {
 // Position bookkeeping shared by both caches.
 class cache_positions {
    public:
-    explicit cache_positions(std::int64_t capacity) : capacity_(capacity) {
+    explicit cache_positions(std::int64_t capacity, std::int64_t shared = 0)
+        : capacity_(capacity), size_(shared), shared_(shared) {
         if (capacity < 0) throw std::invalid_argument("kv cache: capacity cannot be negative");
+        if (shared < 0 || shared > capacity) {
+            throw std::invalid_argument("kv cache: a shared prefix of " + std::to_string(shared) +
+                                        " positions does not fit a capacity of " + std::to_string(capacity));
+        }
     }
-    std::int64_t size() const { return size_; }  // positions cached so far
+    std::int64_t size() const { return size_; }  // positions cached so far, shared ones included
     std::int64_t capacity() const { return capacity_; }
     std::int64_t room() const { return capacity_ - size_; }
-    // Forgets every position (a new sequence); memory is kept.
-    void clear() { size_ = 0; }
+    std::int64_t shared() const { return shared_; }  // S: positions read from a prefix cache (0 when none)
+    // Forgets every own position (a new sequence, or back to the shared prefix); memory is kept.
+    void clear() { size_ = shared_; }
 
     // Throws kv_cache_full unless `tokens` more positions fit.
     void require_room(std::int64_t tokens) const {
@@ -46,9 +58,17 @@ class cache_positions {
         size_ += tokens;
     }
 
+   protected:
+    // Absolute position → row of the cache's own storage; writing into the shared prefix is a bug.
+    std::int64_t own_row(std::int64_t position) const {
+        if (position < shared_) throw std::logic_error("kv cache: the shared prefix is read-only");
+        return position - shared_;
+    }
+
    private:
     std::int64_t capacity_ = 0;
     std::int64_t size_ = 0;
+    std::int64_t shared_ = 0;
 };
 
 class kv_cache : public cache_positions {
@@ -57,19 +77,45 @@ class kv_cache : public cache_positions {
     kv_cache(std::int64_t capacity, std::int64_t kv_width)
         : cache_positions(capacity), keys_(capacity, kv_width), values_(capacity, kv_width) {}
 
+    // Positions [0, prefix.size()) are read from `prefix` without a copy; rows for the rest are allocated here.
+    // `prefix` must not itself share (one level keeps attention at two segments).
+    static kv_cache sharing(const kv_cache& prefix, std::int64_t capacity) {
+        if (prefix.shared() != 0) throw std::invalid_argument("kv_cache::sharing: the prefix itself shares a prefix");
+        return kv_cache(prefix, capacity);
+    }
+
     std::int64_t kv_width() const { return keys_.cols(); }
     std::int64_t bytes_per_token() const { return 2 * kv_width() * std::int64_t{sizeof(float)}; }
+    // Memory this cache owns (its own rows only; a shared prefix is counted once, in the prefix).
+    std::int64_t bytes_allocated() const { return keys_.rows() * bytes_per_token(); }
 
-    // Rows [first, first + count) of the keys / values: (count, G·Dh).
-    matrix_view<float> keys(std::int64_t first, std::int64_t count) { return {keys_.row(first), count, kv_width()}; }
-    matrix_view<float> values(std::int64_t first, std::int64_t count) { return {values_.row(first), count, kv_width()}; }
-    // The cached positions: (size, G·Dh).
-    matrix_view<const float> keys() const { return {keys_.data(), size(), kv_width()}; }
-    matrix_view<const float> values() const { return {values_.data(), size(), kv_width()}; }
+    // Positions [first, first + count) of the keys / values, all own positions (first ≥ shared()): (count, G·Dh).
+    matrix_view<float> keys(std::int64_t first, std::int64_t count) {
+        return {keys_.row(own_row(first)), count, kv_width()};
+    }
+    matrix_view<float> values(std::int64_t first, std::int64_t count) {
+        return {values_.row(own_row(first)), count, kv_width()};
+    }
+    // The positions stored here, shared() … size() − 1 (all of them when nothing is shared): (size − S, G·Dh).
+    matrix_view<const float> keys() const { return {keys_.data(), size() - shared(), kv_width()}; }
+    matrix_view<const float> values() const { return {values_.data(), size() - shared(), kv_width()}; }
+    // The shared positions 0 … S − 1, read in place from the prefix: (S, G·Dh); empty when nothing is shared.
+    matrix_view<const float> shared_keys() const {
+        return prefix_ ? matrix_view<const float>{prefix_->keys_.data(), shared(), kv_width()} : matrix_view<const float>{};
+    }
+    matrix_view<const float> shared_values() const {
+        return prefix_ ? matrix_view<const float>{prefix_->values_.data(), shared(), kv_width()}
+                       : matrix_view<const float>{};
+    }
 
    private:
-    host_matrix<float> keys_;    // (P, G·Dh)
-    host_matrix<float> values_;  // (P, G·Dh)
+    kv_cache(const kv_cache& prefix, std::int64_t capacity)
+        : cache_positions(capacity, prefix.size()), prefix_(&prefix), keys_(capacity - prefix.size(), prefix.kv_width()),
+          values_(capacity - prefix.size(), prefix.kv_width()) {}
+
+    const kv_cache* prefix_ = nullptr;
+    host_matrix<float> keys_;    // (P − S, G·Dh)
+    host_matrix<float> values_;  // (P − S, G·Dh)
 };
 
 class latent_cache : public cache_positions {
@@ -78,18 +124,38 @@ class latent_cache : public cache_positions {
     latent_cache(std::int64_t capacity, std::int64_t latent_width, std::int64_t rope_width)
         : cache_positions(capacity), latent_width_(latent_width), rows_(capacity, latent_width + rope_width) {}
 
+    // Positions [0, prefix.size()) are read from `prefix` without a copy (see kv_cache::sharing).
+    static latent_cache sharing(const latent_cache& prefix, std::int64_t capacity) {
+        if (prefix.shared() != 0) throw std::invalid_argument("latent_cache::sharing: the prefix itself shares a prefix");
+        return latent_cache(prefix, capacity);
+    }
+
     std::int64_t latent_width() const { return latent_width_; }
     std::int64_t rope_width() const { return rows_.cols() - latent_width_; }
     std::int64_t bytes_per_token() const { return rows_.cols() * std::int64_t{sizeof(float)}; }
+    std::int64_t bytes_allocated() const { return rows_.rows() * bytes_per_token(); }  // own rows only
 
-    // Rows [first, first + count): (count, R + Dr), columns [0, R) latent, [R, R + Dr) rope key.
-    matrix_view<float> rows(std::int64_t first, std::int64_t count) { return {rows_.row(first), count, rows_.cols()}; }
-    // The cached positions: (size, R + Dr).
-    matrix_view<const float> rows() const { return {rows_.data(), size(), rows_.cols()}; }
+    // Positions [first, first + count), own ones (first ≥ shared()): (count, R + Dr), columns [0, R) latent,
+    // [R, R + Dr) rope key.
+    matrix_view<float> rows(std::int64_t first, std::int64_t count) {
+        return {rows_.row(own_row(first)), count, rows_.cols()};
+    }
+    // The positions stored here, shared() … size() − 1: (size − S, R + Dr).
+    matrix_view<const float> rows() const { return {rows_.data(), size() - shared(), rows_.cols()}; }
+    // The shared positions 0 … S − 1, read in place from the prefix: (S, R + Dr); empty when nothing is shared.
+    matrix_view<const float> shared_rows() const {
+        return prefix_ ? matrix_view<const float>{prefix_->rows_.data(), shared(), rows_.cols()}
+                       : matrix_view<const float>{};
+    }
 
    private:
+    latent_cache(const latent_cache& prefix, std::int64_t capacity)
+        : cache_positions(capacity, prefix.size()), prefix_(&prefix), latent_width_(prefix.latent_width_),
+          rows_(capacity - prefix.size(), prefix.rows_.cols()) {}
+
+    const latent_cache* prefix_ = nullptr;
     std::int64_t latent_width_ = 0;
-    host_matrix<float> rows_;  // (P, R + Dr)
+    host_matrix<float> rows_;  // (P − S, R + Dr)
 };
 
 }  // namespace moe::cpu

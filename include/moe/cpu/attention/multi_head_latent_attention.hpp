@@ -81,9 +81,10 @@ class multi_head_latent_attention {
         }
 
         absorb_queries(pool);  // q_abs_: (T, H·(R+Dr))
-        const matrix_view<const float> cached = cache.rows(0, first + T);  // (L, R+Dr)
-        latent_context_.resize(T, H * R);                                // (T, H·R)
-        causal_attention(q_abs_.view(), cached, cached,
+        const std::int64_t S = cache.shared();  // shared prompt positions, read in place (0 when none)
+        const matrix_view<const float> cached = cache.rows(S, first + T - S);  // (L − S, R+Dr)
+        latent_context_.resize(T, H * R);                                     // (T, H·R)
+        causal_attention(q_abs_.view(), shared_kv{cache.shared_rows(), cache.shared_rows()}, cached, cached,
                          {.heads = int(H), .kv_heads = 1, .key_dim = int(R + Dr), .value_dim = int(R)}, scale_,
                          latent_context_.view(), pool);
         expand_context(pool);  // context_: (T, H·Dv)
