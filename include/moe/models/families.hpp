@@ -177,6 +177,37 @@ constexpr mla_config mla(const Card& c, bool bias, bool interleave) {
             .weights = c.weights};
 }
 
+template <class Card>
+constexpr attention_config gqa(const Card& c, bool qkv_bias, bool output_bias, qk_norm_kind qk_norm) {
+    return {.model_width = c.model_width,
+            .heads = c.heads,
+            .kv_heads = c.kv_heads,
+            .head_dim = c.head_dim,
+            .qkv_bias = qkv_bias,
+            .output_bias = output_bias,
+            .qk_norm = qk_norm,
+            .weights = c.weights};
+}
+
+// The routed experts of a card (+ shared experts: count, width of one, gated or not).
+template <class Card>
+constexpr moe_layer_config moe_ffn(const Card& c, router_config router, int shared_experts = 0,
+                                   int shared_expert_width = 0, bool shared_expert_gate = false) {
+    return {.model_width = c.model_width,
+            .expert_width = c.expert_width,
+            .experts = c.experts,
+            .top_k = c.top_k,
+            .shared_experts = shared_experts,
+            .shared_expert_width = shared_expert_width,
+            .shared_expert_gate = shared_expert_gate,
+            .router = router,
+            .weights = c.weights};
+}
+
+// Every layer: grouped-query attention + an MoE feed-forward (Mixtral, Qwen2/3-MoE, OLMoE).
+template <causal_lm_config Lm, attention_config Attention, moe_layer_config Moe, int Layers>
+using gqa_moe_lm = causal_lm<Lm, layer_stack<decoder_layer<grouped_query_attention<Attention>, moe_layer<Moe>>, Layers>>;
+
 // causal_lm with an optional leading stack of dense layers (DeepSeek's first_k_dense_replace).
 template <causal_lm_config Lm, class DenseLayer, int DenseCount, class MoeLayer, int MoeCount>
 struct with_dense_prefix {
@@ -188,78 +219,27 @@ struct with_dense_prefix {
 }  // namespace family_detail
 
 template <mixtral_config C>
-using mixtral = causal_lm<
-    family_detail::lm(model_family::mixtral, C),
-    layer_stack<decoder_layer<grouped_query_attention<attention_config{.model_width = C.model_width,
-                                                                       .heads = C.heads,
-                                                                       .kv_heads = C.kv_heads,
-                                                                       .head_dim = C.head_dim,
-                                                                       .weights = C.weights}>,
-                              moe_layer<moe_layer_config{.model_width = C.model_width,
-                                                         .expert_width = C.expert_width,
-                                                         .experts = C.experts,
-                                                         .top_k = C.top_k,
-                                                         .router = routers::mixtral,
-                                                         .weights = C.weights}>>,
-                C.layers>>;
+using mixtral = family_detail::gqa_moe_lm<family_detail::lm(model_family::mixtral, C),
+                                          family_detail::gqa(C, false, false, qk_norm_kind::none),
+                                          family_detail::moe_ffn(C, routers::mixtral), C.layers>;
 
 template <qwen2_moe_config C>
-using qwen2_moe = causal_lm<
-    family_detail::lm(model_family::qwen2_moe, C),
-    layer_stack<decoder_layer<grouped_query_attention<attention_config{.model_width = C.model_width,
-                                                                       .heads = C.heads,
-                                                                       .kv_heads = C.kv_heads,
-                                                                       .head_dim = C.head_dim,
-                                                                       .qkv_bias = true,
-                                                                       .weights = C.weights}>,
-                              moe_layer<moe_layer_config{.model_width = C.model_width,
-                                                         .expert_width = C.expert_width,
-                                                         .experts = C.experts,
-                                                         .top_k = C.top_k,
-                                                         .shared_experts = 1,
-                                                         .shared_expert_width = C.shared_expert_width,
-                                                         .shared_expert_gate = true,
-                                                         .router = family_detail::softmax_router(C.norm_topk_prob),
-                                                         .weights = C.weights}>>,
-                C.layers>>;
+using qwen2_moe = family_detail::gqa_moe_lm<
+    family_detail::lm(model_family::qwen2_moe, C), family_detail::gqa(C, true, false, qk_norm_kind::none),
+    family_detail::moe_ffn(C, family_detail::softmax_router(C.norm_topk_prob), 1, C.shared_expert_width, true),
+    C.layers>;
 
 template <qwen3_moe_config C>
-using qwen3_moe = causal_lm<
+using qwen3_moe = family_detail::gqa_moe_lm<
     family_detail::lm(model_family::qwen3_moe, C),
-    layer_stack<decoder_layer<grouped_query_attention<attention_config{.model_width = C.model_width,
-                                                                       .heads = C.heads,
-                                                                       .kv_heads = C.kv_heads,
-                                                                       .head_dim = C.head_dim,
-                                                                       .qkv_bias = C.attention_bias,
-                                                                       .output_bias = C.attention_bias,
-                                                                       .qk_norm = qk_norm_kind::per_head,
-                                                                       .weights = C.weights}>,
-                              moe_layer<moe_layer_config{.model_width = C.model_width,
-                                                         .expert_width = C.expert_width,
-                                                         .experts = C.experts,
-                                                         .top_k = C.top_k,
-                                                         .router = family_detail::softmax_router(C.norm_topk_prob),
-                                                         .weights = C.weights}>>,
-                C.layers>>;
+    family_detail::gqa(C, C.attention_bias, C.attention_bias, qk_norm_kind::per_head),
+    family_detail::moe_ffn(C, family_detail::softmax_router(C.norm_topk_prob)), C.layers>;
 
 template <olmoe_config C>
-using olmoe = causal_lm<
+using olmoe = family_detail::gqa_moe_lm<
     family_detail::lm(model_family::olmoe, C),
-    layer_stack<decoder_layer<grouped_query_attention<attention_config{.model_width = C.model_width,
-                                                                       .heads = C.heads,
-                                                                       .kv_heads = C.kv_heads,
-                                                                       .head_dim = C.head_dim,
-                                                                       .qkv_bias = C.attention_bias,
-                                                                       .output_bias = C.attention_bias,
-                                                                       .qk_norm = qk_norm_kind::whole_projection,
-                                                                       .weights = C.weights}>,
-                              moe_layer<moe_layer_config{.model_width = C.model_width,
-                                                         .expert_width = C.expert_width,
-                                                         .experts = C.experts,
-                                                         .top_k = C.top_k,
-                                                         .router = family_detail::softmax_router(C.norm_topk_prob),
-                                                         .weights = C.weights}>>,
-                C.layers>>;
+    family_detail::gqa(C, C.attention_bias, C.attention_bias, qk_norm_kind::whole_projection),
+    family_detail::moe_ffn(C, family_detail::softmax_router(C.norm_topk_prob)), C.layers>;
 
 template <deepseek_v2_config C>
 using deepseek_v2 = typename family_detail::with_dense_prefix<
@@ -268,16 +248,11 @@ using deepseek_v2 = typename family_detail::with_dense_prefix<
                   dense_mlp<dense_mlp_config{.model_width = C.model_width, .width = C.dense_width, .weights = C.weights}>>,
     C.dense_layers,
     decoder_layer<multi_head_latent_attention<family_detail::mla(C, C.attention_bias, true)>,
-                  moe_layer<moe_layer_config{
-                      .model_width = C.model_width,
-                      .expert_width = C.expert_width,
-                      .experts = C.experts,
-                      .top_k = C.top_k,
-                      .shared_experts = C.shared_experts,
-                      .router = C.topk_method == deepseek_v2_topk::greedy
-                                    ? routers::deepseek_v2_greedy
-                                    : routers::deepseek_v2_group_limited(C.groups, C.top_k_groups),
-                      .weights = C.weights}>>,
+                  moe_layer<family_detail::moe_ffn(C,
+                                                   C.topk_method == deepseek_v2_topk::greedy
+                                                       ? routers::deepseek_v2_greedy
+                                                       : routers::deepseek_v2_group_limited(C.groups, C.top_k_groups),
+                                                   C.shared_experts)>>,
     C.layers - C.dense_layers>::type;
 
 template <deepseek_v3_config C>
@@ -287,18 +262,14 @@ using deepseek_v3 = typename family_detail::with_dense_prefix<
                   dense_mlp<dense_mlp_config{.model_width = C.model_width, .width = C.dense_width, .weights = C.weights}>>,
     C.dense_layers,
     decoder_layer<multi_head_latent_attention<family_detail::mla(C, C.attention_bias, C.rope_interleave)>,
-                  moe_layer<moe_layer_config{.model_width = C.model_width,
-                                             .expert_width = C.expert_width,
-                                             .experts = C.experts,
-                                             .top_k = C.top_k,
-                                             .shared_experts = C.shared_experts,
-                                             .router = router_config{.scoring = scoring_function::sigmoid,
-                                                                     .normalize_top_k = C.norm_topk_prob,
-                                                                     .selection_bias = true,
-                                                                     .group_by = group_scoring::sum_of_top_2,
-                                                                     .groups = C.groups,
-                                                                     .top_k_groups = C.top_k_groups},
-                                             .weights = C.weights}>>,
+                  moe_layer<family_detail::moe_ffn(C,
+                                                   router_config{.scoring = scoring_function::sigmoid,
+                                                                 .normalize_top_k = C.norm_topk_prob,
+                                                                 .selection_bias = true,
+                                                                 .group_by = group_scoring::sum_of_top_2,
+                                                                 .groups = C.groups,
+                                                                 .top_k_groups = C.top_k_groups},
+                                                   C.shared_experts)>>,
     C.layers - C.dense_layers>::type;
 
 }  // namespace moe::cpu
