@@ -1,0 +1,21 @@
+# cmake -DCONFIG=<file setting COMPILER, FLAGS, HEADERS> -P check_headers.cmake
+# Compiles `#include <header>` alone for each header; fails listing every header that does not compile on its own.
+include("${CONFIG}")
+set(_failed "")
+foreach(_header IN LISTS HEADERS)
+  string(MAKE_C_IDENTIFIER "${_header}" _id)
+  set(_source "${CMAKE_CURRENT_BINARY_DIR}/header_${_id}.cpp")
+  file(WRITE "${_source}" "#include <${_header}>\n#include <${_header}>  // and twice: include guards work\n")
+  execute_process(COMMAND "${COMPILER}" ${FLAGS} "${_source}" RESULT_VARIABLE _result OUTPUT_VARIABLE _out
+                  ERROR_VARIABLE _out)
+  file(REMOVE "${_source}")
+  if(NOT _result EQUAL 0)
+    list(APPEND _failed "${_header}")
+    message("---- ${_header} does not compile on its own:\n${_out}")
+  endif()
+endforeach()
+list(LENGTH HEADERS _count)
+if(_failed)
+  message(FATAL_ERROR "headers that do not compile on their own: ${_failed}")
+endif()
+message("${_count} headers compile on their own")
