@@ -283,20 +283,36 @@ def parse_answer(text: str) -> str:
     return text.split("<|im_end|>")[0].strip()
 
 
+def forced_prompt(tok: Tokenizer, a: int, b: int, budget: int) -> str:
+    # What a thinking budget of `budget` tokens forces: the first `budget` reasoning tokens, then "\n</think>\n\n".
+    # Budget 0 gives exactly the enable_thinking=false prompt.
+    r = tok.encode(reasoning(a, b)).ids[:budget]
+    return prompt_text(a, b, True) + f"<think>\n{tok.decode(r)}\n</think>\n\n"
+
+
 @torch.no_grad()
-def evaluate(model, tok: Tokenizer, problems, thinking: bool, eos: int, pad: int, chunk: int = 100):
-    correct, gen_tokens = 0, 0
+def evaluate(model, tok: Tokenizer, problems, thinking: bool, eos: int, pad: int, chunk: int = 100, budget=None):
+    """Greedy accuracy, mean generated tokens, and the fraction of answer digits right (place by place, from the
+    right, over the true sum's digits) on `problems`; `budget` forces a cut thinking block instead."""
+    correct, gen_tokens, digits, digits_right = 0, 0, 0, 0
     for i in range(0, len(problems), chunk):
         part = problems[i:i + chunk]
-        ids = torch.tensor([tok.encode(prompt_text(a, b, thinking)).ids for a, b in part])  # equal lengths
-        out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=80,
+        texts = [prompt_text(a, b, thinking) if budget is None else forced_prompt(tok, a, b, budget) for a, b in part]
+        enc = [tok.encode(t).ids for t in texts]
+        width = max(len(e) for e in enc)  # left padding (cut reasoning may differ in length by a token)
+        ids = torch.tensor([[pad] * (width - len(e)) + e for e in enc])
+        mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in enc])
+        out = model.generate(ids, attention_mask=mask, do_sample=False, max_new_tokens=80,
                              eos_token_id=eos, pad_token_id=pad, top_k=None, top_p=None, temperature=None)
-        for (a, b), row in zip(part, out[:, ids.shape[1]:].tolist()):
+        for (a, b), row in zip(part, out[:, width:].tolist()):
             n = row.index(eos) + 1 if eos in row else len(row)
             gen_tokens += n
-            text = tok.decode(row[:n], skip_special_tokens=False)
-            correct += parse_answer(text) == str(a + b)
-    return correct / len(problems), gen_tokens / len(problems)
+            got, want = parse_answer(tok.decode(row[:n], skip_special_tokens=False)), str(a + b)
+            correct += got == want
+            digits += len(want)
+            digits_right += sum(x == y for x, y in zip(got[::-1], want[::-1]))
+    n = len(problems)
+    return correct / n, gen_tokens / n, digits_right / digits
 
 
 def export(args) -> None:
@@ -326,9 +342,14 @@ def export(args) -> None:
     problems = held_out()
     n = args.eval_n or EVAL_N
     t0 = time.time()
-    acc_t, tok_t = evaluate(model, tok, problems[:n], True, eos, pad)
-    acc_n, tok_n = evaluate(model, tok, problems[:n], False, eos, pad)
+    acc_t, tok_t, dig_t = evaluate(model, tok, problems[:n], True, eos, pad)
+    acc_n, tok_n, dig_n = evaluate(model, tok, problems[:n], False, eos, pad)
     eval_s = time.time() - t0
+    # Accuracy against a forced thinking budget (HF side; the C++ generation API's table is in docs/reasoning.md).
+    budget_curve = {}
+    for budget in (0, 9, 18, 27, 36, 44):
+        acc, _, dig = evaluate(model, tok, problems[:n], True, eos, pad, budget=budget)
+        budget_curve[str(budget)] = {"accuracy": acc, "digit_accuracy": dig}
 
     # Reference logits: a fixed thinking prompt plus the start of its reasoning, fp32, eager attention.
     a, b = 48213, 39071
@@ -365,6 +386,8 @@ def export(args) -> None:
         "train_seconds": round(st["elapsed"]), "eval_problems": n, "eval_seconds": round(eval_s),
         "accuracy_thinking": acc_t, "accuracy_no_thinking": acc_n,
         "generated_tokens_thinking": tok_t, "generated_tokens_no_thinking": tok_n,
+        "digit_accuracy_thinking": dig_t, "digit_accuracy_no_thinking": dig_n,
+        "forced_budget_tokens": budget_curve,
         "parameters_total": n_total, "parameters_active_per_token": n_active,
         "reference_prompt": text, "reference_max_abs_logit": float(logits.abs().max()),
         "reference_greedy_min_margin": margins,
