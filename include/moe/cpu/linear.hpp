@@ -1,8 +1,8 @@
 // moe/cpu/linear.hpp — y = x · Wᵀ (+ b), nn.Linear on the CPU with fp32/bf16/fp16 weights and fp32 accumulation.
 //
 // W uses the nn.Linear layout (out_features, in_features), so checkpoint tensors are used in place. The work is
-// split into fixed blocks of weight_rows_per_item rows of W (output columns); each block is widened to fp32 when
-// stored as bf16/fp16 (widen_rows from swiglu_kernels.hpp) and multiplied with Eigen. Blocks depend on the shapes
+// split into fixed blocks of weight_rows_per_item rows of W (output columns); each block is multiplied by
+// kernels::dot_product_block (weights widened in registers, fixed summation order). Blocks depend on the shapes
 // only, so the result is bit-identical for any thread count.
 #pragma once
 
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "moe/cpu/eigen_maps.hpp"
+#include "moe/cpu/kernels/dot_tiles.hpp"
 #include "moe/cpu/swiglu_kernels.hpp"
 #include "moe/cpu/thread_pool.hpp"
 #include "moe/tensor/matrix_view.hpp"
@@ -22,10 +23,8 @@ namespace moe::cpu {
 template <class Storage>
 void linear_block(matrix_view<const float> x, matrix_view<const Storage> weight, matrix_view<const Storage> bias,
                   std::int64_t first_row, std::int64_t rows, matrix_view<float> y) {
-    thread_local std::vector<float> buffer;
-    const auto w = widen_rows(weight, first_row, rows, buffer);  // (rows, in)
-    auto out = eigen_map(y).middleCols(first_row, rows);         // (T, rows)
-    out.noalias() = eigen_map(x) * w.transpose();
+    kernels::dot_product_block<Storage>(x.data, x.cols, x.rows, weight.row(first_row), weight.cols, rows, weight.cols,
+                                        y.row(0) + first_row, y.cols);
     if (bias.data != nullptr) {
         for (std::int64_t t = 0; t < x.rows; ++t) {
             float* row = y.row(t) + first_row;

@@ -3,16 +3,20 @@
 // Determinism comes from the callers, not the pool: every parallel_for in the library splits its work into items
 // whose count and boundaries do not depend on the number of threads, and each item writes its own outputs.
 // So any thread may run any item and the result is bit-identical for 1, 2 or N threads.
+// Workers spin for a few hundred microseconds after a job before sleeping on a condition variable, so the many
+// short parallel_for calls of a decode step (a few per layer) do not pay a wake-up each.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -30,7 +34,7 @@ class thread_pool {
     ~thread_pool() {
         {
             std::lock_guard lock(mutex_);
-            stopping_ = true;
+            stopping_.store(true);
         }
         wake_.notify_all();
         for (auto& w : workers_) w.join();
@@ -47,60 +51,81 @@ class thread_pool {
             return;
         }
         std::unique_lock call_lock(call_mutex_);  // one parallel_for at a time per pool
+        job current{&fn, items};
+        current_.store(&current);
         {
-            std::lock_guard lock(mutex_);
-            job_ = &fn;
-            job_items_ = items;
-            next_item_.store(0);
-            items_done_ = 0;
-            error_ = nullptr;
-            ++generation_;
+            std::lock_guard lock(mutex_);  // sleeping workers test `generation_` under the mutex
+            generation_.fetch_add(1);
         }
         wake_.notify_all();
-        run_items();
-        std::unique_lock lock(mutex_);
-        finished_.wait(lock, [&] { return items_done_ == job_items_ && active_workers_ == 0; });
-        job_ = nullptr;
-        if (error_) std::rethrow_exception(error_);
+        run_items(current);
+        // Workers that saw `current` registered in `active_` first; once it is null, no new one can pick it up.
+        current_.store(nullptr);
+        for (int spins = 0; current.done.load() < items || active_.load() > 0; ++spins) pause(spins);
+        if (current.error) std::rethrow_exception(current.error);
     }
 
    private:
-    void run_items() {
-        std::int64_t done = 0;
-        for (;;) {
-            const std::int64_t i = next_item_.fetch_add(1);
-            if (i >= job_items_) break;
-            try {
-                (*job_)(i);
-            } catch (...) {
-                std::lock_guard lock(mutex_);
-                if (!error_) error_ = std::current_exception();
-                next_item_.store(job_items_);  // skip the rest
-            }
-            ++done;
+    struct job {
+        job(const std::function<void(std::int64_t)>* f, std::int64_t n) : fn(f), items(n) {}
+        const std::function<void(std::int64_t)>* fn;
+        std::int64_t items;
+        std::atomic<std::int64_t> next{0};
+        std::atomic<std::int64_t> done{0};
+        std::mutex error_mutex;
+        std::exception_ptr error;
+    };
+
+    // Spins briefly, then yields the core (the machine may be shared).
+    static void pause(int spins) {
+        if (spins < 4096) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        } else {
+            std::this_thread::yield();
         }
-        std::lock_guard lock(mutex_);
-        items_done_ += done;
-        // Skipped items count as done so the caller can return.
-        if (error_) items_done_ = job_items_;
-        finished_.notify_all();
+    }
+
+    static void run_items(job& j) {
+        std::int64_t finished = 0;
+        for (;;) {
+            const std::int64_t i = j.next.fetch_add(1);
+            if (i >= j.items) break;
+            try {
+                (*j.fn)(i);
+            } catch (...) {
+                std::lock_guard lock(j.error_mutex);
+                if (!j.error) j.error = std::current_exception();
+                // Skip the rest: claim every remaining item and count it as done.
+                const std::int64_t claimed = j.next.exchange(j.items);
+                if (claimed < j.items) finished += j.items - claimed;
+            }
+            ++finished;
+        }
+        j.done.fetch_add(finished);
     }
 
     void worker_loop() {
         std::uint64_t seen = 0;
         for (;;) {
-            {
-                std::unique_lock lock(mutex_);
-                wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-                if (stopping_) return;
-                seen = generation_;
-                if (job_ == nullptr) continue;
-                ++active_workers_;
+            // Spin for a short while (work usually follows within microseconds during a forward), then sleep.
+            const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(300);
+            for (int spins = 0; generation_.load() == seen && !stopping_.load(); ++spins) {
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#endif
+                if ((spins & 255) == 255 && std::chrono::steady_clock::now() > spin_until) {
+                    std::unique_lock lock(mutex_);
+                    wake_.wait(lock, [&] { return stopping_.load() || generation_.load() != seen; });
+                    break;
+                }
             }
-            run_items();
-            std::lock_guard lock(mutex_);
-            --active_workers_;
-            finished_.notify_all();
+            if (stopping_.load()) return;
+            seen = generation_.load();
+            active_.fetch_add(1);
+            if (job* j = current_.load()) run_items(*j);
+            active_.fetch_sub(1);
         }
     }
 
@@ -108,15 +133,10 @@ class thread_pool {
     std::mutex call_mutex_;
     std::mutex mutex_;
     std::condition_variable wake_;
-    std::condition_variable finished_;
-    const std::function<void(std::int64_t)>* job_ = nullptr;
-    std::int64_t job_items_ = 0;
-    std::atomic<std::int64_t> next_item_{0};
-    std::int64_t items_done_ = 0;
-    int active_workers_ = 0;
-    std::uint64_t generation_ = 0;
-    bool stopping_ = false;
-    std::exception_ptr error_;
+    std::atomic<job*> current_{nullptr};
+    std::atomic<int> active_{0};
+    std::atomic<std::uint64_t> generation_{0};
+    std::atomic<bool> stopping_{false};
 };
 
 }  // namespace moe::cpu

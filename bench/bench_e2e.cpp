@@ -1,0 +1,326 @@
+// bench_e2e — end-to-end prefill and decode speed of whole models on the CPU, plus the machine's roofline figures.
+//
+//   bench_e2e --write MODEL DIR                 write a random-weight checkpoint (bf16 safetensors + config.json)
+//   bench_e2e --run MODEL PRECISION DIR THREADS [--logits FILE]
+//                                                load DIR into the model type, touch every page, then time a
+//                                                128-token prefill and 64 greedy decode steps; prints one line:
+//                                                "prefill_tps decode_tps decode_bytes_per_token prefill_flops_per_token
+//                                                 tok0 tok1 ... tok63" (greedy tokens after the prompt);
+//                                                --logits writes the fp32 logits after the prompt (raw, V floats)
+//   bench_e2e --bandwidth THREADS               read bandwidth (GB/s) of a 1 GiB buffer
+//   bench_e2e --fma-peak THREADS                fp32 FMA peak (GFLOP/s): independent 512-bit (or widest) FMAs
+//
+// MODEL: mixtral (width 1024, 16 layers, 16/4 heads, 8 experts of width 4096, top-2, vocabulary 32000: 1.72 B
+// parameters, 0.48 B active) or qwen2 (Qwen2-MoE-shaped: width 1024, 12 layers, 16/16 heads with q/k/v bias, 16
+// experts of width 1408, top-4, a gated shared expert of width 5632, vocabulary 32000: 1.15 B, 0.50 B active).
+// PRECISION: fp32 (bf16 file converted on load) or bf16 (used in place from the mapping).
+// bench/run_vs_llama_cpp.py drives this and llama.cpp side by side.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "moe/models.hpp"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#elif defined(__AVX2__) || defined(__FMA__)
+#include <immintrin.h>
+#endif
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+constexpr int V = 32000, D = 1024, prompt_tokens = 128, decode_tokens = 64;
+
+constexpr moe::mixtral_config mixtral_card(moe::weight_format w) {
+    return {.vocab_size = V, .model_width = D, .layers = 16, .heads = 16, .kv_heads = 4, .head_dim = 64,
+            .expert_width = 4096, .experts = 8, .top_k = 2, .weights = w};
+}
+constexpr moe::qwen2_moe_config qwen2_card(moe::weight_format w) {
+    return {.vocab_size = V, .model_width = D, .layers = 12, .heads = 16, .kv_heads = 16, .head_dim = 64,
+            .expert_width = 1408, .experts = 16, .top_k = 4, .shared_expert_width = 5632, .norm_topk_prob = false,
+            .weights = w};
+}
+constexpr moe::mixtral_config mixtral_fp32 = mixtral_card(moe::weight_format::fp32);
+constexpr moe::mixtral_config mixtral_bf16 = mixtral_card(moe::weight_format::bf16);
+constexpr moe::qwen2_moe_config qwen2_fp32 = qwen2_card(moe::weight_format::fp32);
+constexpr moe::qwen2_moe_config qwen2_bf16 = qwen2_card(moe::weight_format::bf16);
+
+struct tensor_spec {
+    std::string name;
+    std::vector<std::int64_t> shape;
+    float scale;  // uniform in ±scale; 0 = all ones (norm weights)
+};
+
+std::vector<tensor_spec> tensors_of(const std::string& model) {
+    const bool mixtral = model == "mixtral";
+    const int L = mixtral ? 16 : 12, H = 16, G = mixtral ? 4 : 16, Dh = 64, E = mixtral ? 8 : 16,
+              F = mixtral ? 4096 : 1408, S = 5632;
+    const float w = 0.03f, router = 0.3f;
+    std::vector<tensor_spec> t = {{"model.embed_tokens.weight", {V, D}, w}, {"model.norm.weight", {D}, 0},
+                                  {"lm_head.weight", {V, D}, w}};
+    for (int l = 0; l < L; ++l) {
+        const std::string p = "model.layers." + std::to_string(l) + ".";
+        t.push_back({p + "input_layernorm.weight", {D}, 0});
+        t.push_back({p + "post_attention_layernorm.weight", {D}, 0});
+        t.push_back({p + "self_attn.q_proj.weight", {H * Dh, D}, w});
+        t.push_back({p + "self_attn.k_proj.weight", {G * Dh, D}, w});
+        t.push_back({p + "self_attn.v_proj.weight", {G * Dh, D}, w});
+        t.push_back({p + "self_attn.o_proj.weight", {D, H * Dh}, w});
+        if (!mixtral) {
+            t.push_back({p + "self_attn.q_proj.bias", {H * Dh}, w});
+            t.push_back({p + "self_attn.k_proj.bias", {G * Dh}, w});
+            t.push_back({p + "self_attn.v_proj.bias", {G * Dh}, w});
+        }
+        const std::string m = p + (mixtral ? "block_sparse_moe." : "mlp.");
+        t.push_back({m + "gate.weight", {E, D}, router});
+        for (int e = 0; e < E; ++e) {
+            const std::string q = m + "experts." + std::to_string(e) + ".";
+            t.push_back({q + (mixtral ? "w1" : "gate_proj") + ".weight", {F, D}, w});
+            t.push_back({q + (mixtral ? "w3" : "up_proj") + ".weight", {F, D}, w});
+            t.push_back({q + (mixtral ? "w2" : "down_proj") + ".weight", {D, F}, w});
+        }
+        if (!mixtral) {
+            t.push_back({m + "shared_expert.gate_proj.weight", {S, D}, w});
+            t.push_back({m + "shared_expert.up_proj.weight", {S, D}, w});
+            t.push_back({m + "shared_expert.down_proj.weight", {D, S}, w});
+            t.push_back({m + "shared_expert_gate.weight", {1, D}, router});
+        }
+    }
+    return t;
+}
+
+int write_checkpoint(const std::string& model, const std::filesystem::path& dir) {
+    std::filesystem::create_directories(dir);
+    const auto tensors = tensors_of(model);
+    nlohmann::json header = nlohmann::json::object();
+    std::uint64_t offset = 0;
+    for (const auto& t : tensors) {
+        std::uint64_t n = 2;
+        for (auto d : t.shape) n *= static_cast<std::uint64_t>(d);
+        header[t.name] = {{"dtype", "BF16"}, {"shape", t.shape}, {"data_offsets", {offset, offset + n}}};
+        offset += n;
+    }
+    std::string text = header.dump();
+    text.append((8 - text.size() % 8) % 8, ' ');
+    std::ofstream out(dir / "model.safetensors", std::ios::binary);
+    const std::uint64_t length = text.size();
+    out.write(reinterpret_cast<const char*>(&length), 8);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    std::uint64_t state = 0x9E3779B97F4A7C15ull;
+    std::vector<std::uint16_t> values;
+    for (const auto& t : tensors) {
+        std::size_t n = 1;
+        for (auto d : t.shape) n *= static_cast<std::size_t>(d);
+        values.resize(n);
+        for (auto& v : values) {
+            if (t.scale == 0) {
+                v = moe::bfloat16::from_float(1.0f);
+                continue;
+            }
+            state ^= state << 13, state ^= state >> 7, state ^= state << 17;  // xorshift
+            v = moe::bfloat16::from_float((float(state >> 40) / float(1 << 24) - 0.5f) * 2.0f * t.scale);
+        }
+        out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(n * 2));
+    }
+    out.close();
+    nlohmann::json config;
+    if (model == "mixtral") {
+        config = {{"model_type", "mixtral"}, {"vocab_size", V}, {"hidden_size", D}, {"num_hidden_layers", 16},
+                  {"num_attention_heads", 16}, {"num_key_value_heads", 4}, {"head_dim", 64},
+                  {"intermediate_size", 4096}, {"num_local_experts", 8}, {"num_experts_per_tok", 2},
+                  {"max_position_embeddings", 4096}, {"rms_norm_eps", 1e-5}, {"rope_theta", 1e6},
+                  {"tie_word_embeddings", false}};
+    } else {
+        config = {{"model_type", "qwen2_moe"}, {"vocab_size", V}, {"hidden_size", D}, {"num_hidden_layers", 12},
+                  {"num_attention_heads", 16}, {"num_key_value_heads", 16}, {"head_dim", 64},
+                  {"intermediate_size", 5632}, {"moe_intermediate_size", 1408},
+                  {"shared_expert_intermediate_size", 5632}, {"num_experts", 16}, {"num_experts_per_tok", 4},
+                  {"norm_topk_prob", false}, {"decoder_sparse_step", 1}, {"mlp_only_layers", nlohmann::json::array()},
+                  {"use_sliding_window", false}, {"max_position_embeddings", 4096}, {"rms_norm_eps", 1e-6},
+                  {"rope_theta", 1e6}, {"tie_word_embeddings", false}};
+    }
+    std::ofstream(dir / "config.json") << config.dump(2);
+    std::printf("wrote %s (%.2f GB)\n", (dir / "model.safetensors").c_str(),
+                double(std::filesystem::file_size(dir / "model.safetensors")) / 1e9);
+    return 0;
+}
+
+// Reads one byte of every page of every mapping of `file` in this process (the in-place bf16 weights).
+void touch_mapping(const std::filesystem::path& file) {
+    std::ifstream maps("/proc/self/maps");
+    const std::string target = std::filesystem::canonical(file).string();
+    std::string line;
+    volatile unsigned char sink = 0;
+    while (std::getline(maps, line)) {
+        if (line.size() < target.size() || line.compare(line.size() - target.size(), target.size(), target) != 0) continue;
+        unsigned long begin = 0, end = 0;
+        if (std::sscanf(line.c_str(), "%lx-%lx", &begin, &end) != 2) continue;
+        for (unsigned long a = begin; a < end; a += 4096) sink = sink + *reinterpret_cast<const unsigned char*>(a);
+    }
+}
+
+template <class Model>
+int run(const std::filesystem::path& dir, int threads, const std::string& logits_path) {
+    auto model = moe::load_model<Model>(dir, {.max_positions = prompt_tokens + decode_tokens + 8});
+    touch_mapping(dir / "model.safetensors");
+    moe::cpu::thread_pool pool(threads);
+    std::vector<std::int32_t> prompt(prompt_tokens);
+    for (int i = 0; i < prompt_tokens; ++i) prompt[static_cast<std::size_t>(i)] = (i * 7919 + 13) % V;
+    moe::host_matrix<float> logits(1, V);
+    auto argmax = [&] { return std::int32_t(std::max_element(logits.data(), logits.data() + V) - logits.data()); };
+    {  // warm-up: a prompt (every expert of every layer is read) and a few decode steps
+        auto warm = model.new_sequence(prompt_tokens + 8);
+        model.forward(prompt, warm, logits.view(), pool);
+        for (int i = 0; i < 4; ++i) {
+            const std::int32_t t = argmax();
+            model.forward(std::span<const std::int32_t>(&t, 1), warm, logits.view(), pool);
+        }
+    }
+    double prefill = 1e30;
+    for (int rep = 0; rep < 2; ++rep) {
+        auto seq = model.new_sequence(prompt_tokens);
+        const auto start = clock_type::now();
+        model.forward(prompt, seq, logits.view(), pool);
+        prefill = std::min(prefill, std::chrono::duration<double>(clock_type::now() - start).count());
+    }
+    auto seq = model.new_sequence(prompt_tokens + decode_tokens);
+    model.forward(prompt, seq, logits.view(), pool);
+    if (!logits_path.empty()) {
+        std::ofstream(logits_path, std::ios::binary)
+            .write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(sizeof(float) * V));
+    }
+    std::vector<std::int32_t> generated;
+    const auto start = clock_type::now();
+    for (int i = 0; i < decode_tokens; ++i) {
+        const std::int32_t t = argmax();
+        generated.push_back(t);
+        model.forward(std::span<const std::int32_t>(&t, 1), seq, logits.view(), pool);
+    }
+    const double decode = std::chrono::duration<double>(clock_type::now() - start).count();
+    // Bytes one decode step reads: every active weight (one embedding row) in its storage format, routers in fp32.
+    using storage = typename Model::storage;
+    constexpr auto c = std::tuple_element_t<0, typename Model::layers_type>::value_type::feed_forward_type::config;
+    const double router_extra = double(Model::layer_count) * c.experts * D * (4.0 - double(sizeof(storage)));
+    const double decode_bytes = double(Model::active_parameters() - std::int64_t{V - 1} * D) * double(sizeof(storage)) + router_extra;
+    // FLOPs of a prefill token: 2 per active weight except the embedding (the LM head runs for the last token only,
+    // so it is left out), attention scores and values over on average half the prompt.
+    const double attention = 2.0 * 2.0 * (prompt_tokens / 2.0) * 16 * 64 * Model::layer_count;
+    const double prefill_flops = 2.0 * double(Model::active_parameters() - 2 * std::int64_t{V} * D) + attention;
+    std::printf("%.3f %.3f %.0f %.0f", prompt_tokens / prefill, decode_tokens / decode, decode_bytes, prefill_flops);
+    for (auto t : generated) std::printf(" %d", t);
+    std::printf("\n");
+    return 0;
+}
+
+double read_bandwidth(int threads) {
+    const std::size_t count = (std::size_t{1} << 30) / sizeof(float);
+    std::vector<float> buffer(count, 1.0f);
+    double best = 0;
+    for (int rep = 0; rep < 5; ++rep) {
+        std::vector<float> partial(static_cast<std::size_t>(threads) * 64, 0.0f);
+        const auto start = clock_type::now();
+        std::vector<std::thread> workers;
+        for (int t = 0; t < threads; ++t) {
+            workers.emplace_back([&, t] {
+                const std::size_t begin = count * static_cast<std::size_t>(t) / static_cast<std::size_t>(threads);
+                const std::size_t end = count * static_cast<std::size_t>(t + 1) / static_cast<std::size_t>(threads);
+                float acc[64] = {};
+                for (std::size_t i = begin; i + 64 <= end; i += 64)
+                    for (int l = 0; l < 64; ++l) acc[l] += buffer[i + static_cast<std::size_t>(l)];
+                for (int l = 0; l < 64; ++l) partial[static_cast<std::size_t>(t) * 64 + static_cast<std::size_t>(l)] = acc[l];
+            });
+        }
+        for (auto& w : workers) w.join();
+        const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+        volatile float sink = partial[0];
+        (void)sink;
+        best = std::max(best, double(count * sizeof(float)) / seconds / 1e9);
+    }
+    return best;
+}
+
+// fp32 FMA peak: 12 independent accumulator registers per thread (enough to cover FMA latency × 2 pipes).
+double fma_peak(int threads) {
+    constexpr long iterations = 20'000'000;
+    double best = 0;
+    for (int rep = 0; rep < 3; ++rep) {
+        std::vector<float> results(static_cast<std::size_t>(threads));
+        const auto start = clock_type::now();
+        std::vector<std::thread> workers;
+        for (int t = 0; t < threads; ++t) {
+            workers.emplace_back([&, t] {
+#if defined(__AVX512F__)
+                __m512 acc[12];
+                for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(float(i + t));
+                const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+                for (long it = 0; it < iterations; ++it)
+                    for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+                __m512 s = acc[0];
+                for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
+                alignas(64) float lanes_out[16];
+                _mm512_store_ps(lanes_out, s);
+                results[static_cast<std::size_t>(t)] = lanes_out[0] + lanes_out[15];
+#else
+                float acc[12][8];
+                for (int i = 0; i < 12; ++i)
+                    for (int l = 0; l < 8; ++l) acc[i][l] = float(i + t + l);
+                for (long it = 0; it < iterations; ++it)
+                    for (int i = 0; i < 12; ++i)
+                        for (int l = 0; l < 8; ++l) acc[i][l] = acc[i][l] * 0.999999f + 1e-7f;
+                float s = 0;
+                for (int i = 0; i < 12; ++i)
+                    for (int l = 0; l < 8; ++l) s += acc[i][l];
+                results[static_cast<std::size_t>(t)] = s;
+#endif
+            });
+        }
+        for (auto& w : workers) w.join();
+        const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+        volatile float sink = results[0];
+        (void)sink;
+#if defined(__AVX512F__)
+        constexpr double lanes = 16;
+#else
+        constexpr double lanes = 8;
+#endif
+        best = std::max(best, 2.0 * lanes * 12.0 * double(iterations) * threads / seconds / 1e9);
+    }
+    return best;
+}
+
+int usage() {
+    std::fprintf(stderr,
+                 "usage: bench_e2e --write MODEL DIR | --run MODEL PRECISION DIR THREADS [--logits FILE] | "
+                 "--bandwidth THREADS | --fma-peak THREADS   (MODEL: mixtral|qwen2, PRECISION: fp32|bf16)\n");
+    return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::vector<std::string> a(argv + 1, argv + argc);
+    if (a.size() == 3 && a[0] == "--write") return write_checkpoint(a[1], a[2]);
+    if (a.size() == 2 && a[0] == "--bandwidth") return std::printf("%.2f\n", read_bandwidth(std::stoi(a[1]))) < 0;
+    if (a.size() == 2 && a[0] == "--fma-peak") return std::printf("%.1f\n", fma_peak(std::stoi(a[1]))) < 0;
+    if ((a.size() == 5 || a.size() == 7) && a[0] == "--run") {
+        const std::string logits = a.size() == 7 && a[5] == "--logits" ? a[6] : "";
+        const int threads = std::stoi(a[4]);
+        const std::filesystem::path dir = a[3];
+        if (a[1] == "mixtral" && a[2] == "fp32") return run<moe::cpu::mixtral<mixtral_fp32>>(dir, threads, logits);
+        if (a[1] == "mixtral" && a[2] == "bf16") return run<moe::cpu::mixtral<mixtral_bf16>>(dir, threads, logits);
+        if (a[1] == "qwen2" && a[2] == "fp32") return run<moe::cpu::qwen2_moe<qwen2_fp32>>(dir, threads, logits);
+        if (a[1] == "qwen2" && a[2] == "bf16") return run<moe::cpu::qwen2_moe<qwen2_bf16>>(dir, threads, logits);
+    }
+    return usage();
+}

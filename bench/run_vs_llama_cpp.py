@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""End-to-end prefill/decode of moe (bench_e2e) next to llama.cpp (llama-cpp-python) on the same random weights.
+
+    bench/run_vs_llama_cpp.py --bench BUILD/bench/bench_e2e [--work /tmp/moe_e2e] [--markdown FILE] [--reps 2]
+
+For each model shape (mixtral, qwen2) bench_e2e writes a bf16 safetensors checkpoint once; this script writes the
+same weights as GGUF (f32 and bf16; Q/K rows permuted for llama.cpp's interleaved rotary on the llama arch, a dummy
+SentencePiece vocabulary) with the `gguf` package. Then, per precision and thread count, it alternates runs of
+ours and llama.cpp (each in a fresh process, weights resident and warmed before timing) with a read-bandwidth
+measurement, and reports ours / llama.cpp, decode bytes/s against that bandwidth and prefill FLOP/s against a
+measured FMA peak. Without llama-cpp-python it reports our rows only.
+"""
+import argparse
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+V, D = 32000, 1024
+PROMPT, DECODE = 128, 64
+SHAPES = {
+    "mixtral": dict(arch="llama", layers=16, heads=16, kv_heads=4, head_dim=64, ff=4096, experts=8, top_k=2,
+                    shared=0, eps=1e-5),
+    "qwen2": dict(arch="qwen2moe", layers=12, heads=16, kv_heads=16, head_dim=64, ff=1408, experts=16, top_k=4,
+                  shared=5632, eps=1e-6),
+}
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + n)
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = info["data_offsets"]
+        out[name] = data[a:b].view(np.uint16).reshape(info["shape"])
+    return out
+
+
+def bf16_to_f32(bits):
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+def write_gguf(model, st_path, out_path, precision):
+    import gguf
+    s = SHAPES[model]
+    t = read_safetensors(st_path)
+    w = gguf.GGUFWriter(out_path, s["arch"])
+    a = s["arch"]
+    w.add_name(f"moe-bench-{model}")
+    w.add_context_length(4096)
+    w.add_embedding_length(D)
+    w.add_block_count(s["layers"])
+    w.add_feed_forward_length(s["shared"] or s["ff"])
+    w.add_head_count(s["heads"])
+    w.add_head_count_kv(s["kv_heads"])
+    w.add_rope_dimension_count(s["head_dim"])
+    w.add_rope_freq_base(1e6)
+    w.add_layer_norm_rms_eps(s["eps"])
+    w.add_expert_count(s["experts"])
+    w.add_expert_used_count(s["top_k"])
+    if a == "qwen2moe":
+        w.add_expert_feed_forward_length(s["ff"])
+        w.add_expert_shared_feed_forward_length(s["shared"])
+    w.add_file_type(gguf.LlamaFileType.ALL_F32 if precision == "fp32" else gguf.LlamaFileType.MOSTLY_BF16)
+    # Dummy SentencePiece vocabulary: <unk>, <s>, </s>, the 256 byte tokens llama.cpp looks up, then plain pieces.
+    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{i:02X}>" for i in range(256)]
+    tokens += [f"t{i}" for i in range(len(tokens), V)]
+    types = [2, 3, 3] + [6] * 256 + [1] * (V - 259)
+    w.add_tokenizer_model("llama")
+    w.add_token_list(tokens)
+    w.add_token_scores([0.0] * V)
+    w.add_token_types(types)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_add_bos_token(False)
+
+    tensors = []  # (gguf name, function producing the array, force f32)
+
+    def src(name, permute_heads=0):
+        def make():
+            x = t[name]
+            if permute_heads:  # HF rotate-half → llama.cpp interleaved pairs (convert_hf_to_gguf's permute)
+                x = x.reshape(permute_heads, 2, x.shape[0] // permute_heads // 2, *x.shape[1:]).swapaxes(1, 2).reshape(x.shape)
+            return x
+        return make
+
+    def stacked(names):
+        return lambda: np.stack([t[n] for n in names])
+
+    tensors.append(("token_embd.weight", src("model.embed_tokens.weight"), False))
+    tensors.append(("output_norm.weight", src("model.norm.weight"), True))
+    tensors.append(("output.weight", src("lm_head.weight"), False))
+    for l in range(s["layers"]):
+        p, b = f"model.layers.{l}.", f"blk.{l}."
+        llama = a == "llama"
+        tensors.append((b + "attn_norm.weight", src(p + "input_layernorm.weight"), True))
+        tensors.append((b + "ffn_norm.weight", src(p + "post_attention_layernorm.weight"), True))
+        tensors.append((b + "attn_q.weight", src(p + "self_attn.q_proj.weight", s["heads"] if llama else 0), False))
+        tensors.append((b + "attn_k.weight", src(p + "self_attn.k_proj.weight", s["kv_heads"] if llama else 0), False))
+        tensors.append((b + "attn_v.weight", src(p + "self_attn.v_proj.weight"), False))
+        tensors.append((b + "attn_output.weight", src(p + "self_attn.o_proj.weight"), False))
+        if not llama:
+            for x in "qkv":
+                tensors.append((b + f"attn_{x}.bias", src(p + f"self_attn.{x}_proj.bias"), True))
+        m = p + ("block_sparse_moe." if llama else "mlp.")
+        names = ("w1", "w3", "w2") if llama else ("gate_proj", "up_proj", "down_proj")
+        tensors.append((b + "ffn_gate_inp.weight", src(m + "gate.weight"), True))
+        for gname, hname in zip(("ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"), names):
+            tensors.append((b + gname + ".weight",
+                            stacked([m + f"experts.{e}.{hname}.weight" for e in range(s["experts"])]), False))
+        if s["shared"]:
+            tensors.append((b + "ffn_gate_inp_shexp.weight", lambda m=m: t[m + "shared_expert_gate.weight"].reshape(D), True))
+            for gname, hname in zip(("ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp"), names):
+                tensors.append((b + gname + ".weight", src(m + f"shared_expert.{hname}.weight"), False))
+
+    def final(make, force_f32):
+        x = make()
+        if force_f32 or precision == "fp32":
+            return np.ascontiguousarray(bf16_to_f32(x)), None
+        return np.ascontiguousarray(x), gguf.GGMLQuantizationType.BF16
+
+    for name, make, force in tensors:  # tensor infos first (shapes only), then stream the data
+        x = make()
+        f32 = force or precision == "fp32"
+        w.add_tensor_info(name, x.shape, np.dtype(np.float32) if f32 else np.dtype(np.uint16),
+                          x.size * (4 if f32 else 2), None if f32 else gguf.GGMLQuantizationType.BF16)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    for name, make, force in tensors:
+        w.write_tensor_data(final(make, force)[0])
+    w.close()
+
+
+def llama_child(gguf_path, threads, logits_path):
+    """Runs in a fresh process: load, warm up, time a 128-token prefill and 64 greedy decode steps."""
+    import ctypes
+    import llama_cpp
+    llm = llama_cpp.Llama(model_path=gguf_path, n_ctx=PROMPT + DECODE + 16, n_batch=512, n_ubatch=512,
+                          n_threads=threads, n_threads_batch=threads, use_mmap=True, verbose=False)
+    ctx = llm._ctx.ctx
+    mem = llama_cpp.llama_get_memory(ctx)
+    prompt = [(i * 7919 + 13) % V for i in range(PROMPT)]
+
+    def decode(ids, pos):
+        arr = (llama_cpp.llama_token * len(ids))(*ids)
+        batch = llama_cpp.llama_batch_init(len(ids), 0, 1)
+        batch.n_tokens = len(ids)
+        for i, tok in enumerate(ids):
+            batch.token[i] = tok
+            batch.pos[i] = pos + i
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = 0
+            batch.logits[i] = 1 if i == len(ids) - 1 else 0
+        rc = llama_cpp.llama_decode(ctx, batch)
+        llama_cpp.llama_batch_free(batch)
+        del arr
+        if rc != 0:
+            raise RuntimeError(f"llama_decode returned {rc}")
+
+    def last_logits():
+        p = llama_cpp.llama_get_logits_ith(ctx, -1)
+        return np.ctypeslib.as_array(p, shape=(V,)).copy()
+
+    decode(prompt, 0)  # warm-up: every expert of every layer is read
+    for i in range(4):
+        decode([int(np.argmax(last_logits()))], PROMPT + i)
+    prefill = 1e30
+    for _ in range(2):
+        llama_cpp.llama_memory_clear(mem, True)
+        start = time.perf_counter()
+        decode(prompt, 0)
+        prefill = min(prefill, time.perf_counter() - start)
+    llama_cpp.llama_memory_clear(mem, True)
+    decode(prompt, 0)
+    logits = last_logits()
+    if logits_path:
+        logits.astype(np.float32).tofile(logits_path)
+    generated = []
+    start = time.perf_counter()
+    for i in range(DECODE):
+        tok = int(np.argmax(logits))
+        generated.append(tok)
+        decode([tok], PROMPT + i)
+        logits = last_logits()
+    dt = time.perf_counter() - start
+    print(f"{PROMPT / prefill:.3f} {DECODE / dt:.3f} 0 0 " + " ".join(map(str, generated)))
+
+
+def run(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    return out.split()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bench", required=True)
+    ap.add_argument("--work", default="/tmp/moe_e2e")
+    ap.add_argument("--markdown")
+    ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--models", default="mixtral,qwen2")
+    ap.add_argument("--precisions", default="bf16,fp32")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--llama-child", nargs=3, metavar=("GGUF", "THREADS", "LOGITS"))
+    args = ap.parse_args()
+    if args.llama_child:
+        return llama_child(args.llama_child[0], int(args.llama_child[1]), args.llama_child[2])
+
+    try:
+        import gguf  # noqa: F401
+        import llama_cpp  # noqa: F401
+        have_llama = True
+    except ImportError:
+        have_llama = False
+        print("llama-cpp-python or gguf is not installed (pip install llama-cpp-python gguf): "
+              "reporting moe's rows only", file=sys.stderr)
+
+    bench = args.bench
+    peaks = {t: float(run([bench, "--fma-peak", str(t)])[0]) for t in map(int, args.threads.split(","))}
+    rows = []
+    for model in args.models.split(","):
+        d = os.path.join(args.work, model)
+        st = os.path.join(d, "model.safetensors")
+        if not os.path.exists(st):
+            subprocess.run([bench, "--write", model, d], check=True)
+        for precision in args.precisions.split(","):
+            g = os.path.join(d, f"model-{precision}.gguf")
+            if have_llama and not os.path.exists(g):
+                print(f"writing {g}", file=sys.stderr)
+                write_gguf(model, st, g + ".tmp", precision)
+                os.replace(g + ".tmp", g)
+            for threads in map(int, args.threads.split(",")):
+                best = {"ours": None, "llama": None}
+                bw = []
+                for rep in range(args.reps):
+                    for who in (["ours", "llama"] if have_llama else ["ours"]):
+                        logits = os.path.join(d, f"logits-{who}-{precision}.f32") if rep == 0 else ""
+                        if who == "ours":
+                            cmd = [bench, "--run", model, precision, d, str(threads)] + (["--logits", logits] if logits else [])
+                        else:
+                            cmd = [sys.executable, os.path.abspath(__file__), "--bench", bench,
+                                   "--llama-child", g, str(threads), logits]
+                        r = run(cmd)
+                        rec = dict(prefill=float(r[0]), decode=float(r[1]), tokens=list(map(int, r[4:])),
+                                   bytes=float(r[2]), flops=float(r[3]))
+                        b = best[who]
+                        if b is None:
+                            best[who] = rec
+                        else:
+                            b["prefill"] = max(b["prefill"], rec["prefill"])
+                            b["decode"] = max(b["decode"], rec["decode"])
+                        bw.append(float(run([bench, "--bandwidth", str(threads)])[0]))
+                o, l = best["ours"], best["llama"]
+                row = dict(model=model, precision=precision, threads=threads, ours=o, llama=l,
+                           bandwidth=max(bw), peak=peaks[threads])
+                if l is not None:
+                    lo = np.fromfile(os.path.join(d, f"logits-ours-{precision}.f32"), dtype=np.float32)
+                    ll = np.fromfile(os.path.join(d, f"logits-llama-{precision}.f32"), dtype=np.float32)
+                    row["logit_diff"] = float(np.max(np.abs(lo - ll)))
+                    row["logit_scale"] = float(np.max(np.abs(lo)))
+                    same = 0
+                    for a, b in zip(o["tokens"], l["tokens"]):
+                        if a != b:
+                            break
+                        same += 1
+                    row["same_tokens"] = same
+                rows.append(row)
+                print(json.dumps({k: v for k, v in row.items() if k not in ("ours", "llama")} |
+                                 {"ours": [o["prefill"], o["decode"]], "llama": [l["prefill"], l["decode"]] if l else None}),
+                      file=sys.stderr, flush=True)
+
+    lines = ["| model | weights | threads | prefill tok/s: ours | llama.cpp | ours / llama.cpp | prefill GFLOP/s "
+             "(% of FMA peak) | decode tok/s: ours | llama.cpp | ours / llama.cpp | decode GB/s (% of read "
+             "bandwidth) | greedy tokens equal / max logit diff |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        o, l = r["ours"], r["llama"]
+        gflops = o["prefill"] * o["flops"] / 1e9
+        gbs = o["decode"] * o["bytes"] / 1e9
+        lp = f"{l['prefill']:.1f}" if l else "–"
+        ld = f"{l['decode']:.1f}" if l else "–"
+        rp = f"**{o['prefill'] / l['prefill']:.2f}×**" if l else "–"
+        rd = f"**{o['decode'] / l['decode']:.2f}×**" if l else "–"
+        agree = f"{r['same_tokens']}/{DECODE} / {r['logit_diff']:.2g} (of {r['logit_scale']:.2g})" if l else "–"
+        lines.append(f"| {r['model']} | {r['precision']} | {r['threads']} | {o['prefill']:.1f} | {lp} | {rp} | "
+                     f"{gflops:.0f} ({100 * gflops / r['peak']:.0f}% of {r['peak']:.0f}) | {o['decode']:.1f} | {ld} | {rd} | "
+                     f"{gbs:.1f} ({100 * gbs / r['bandwidth']:.0f}% of {r['bandwidth']:.1f}) | {agree} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()

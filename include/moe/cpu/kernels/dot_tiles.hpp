@@ -1,0 +1,190 @@
+// moe/cpu/kernels/dot_tiles.hpp — out = X · Wᵀ over a block of weight rows, without packing, on the CPU.
+//
+// Both operands are K-contiguous (X: tokens × K fp32 activations; W: rows × K weights in nn.Linear layout, fp32,
+// bf16 or fp16, used in place — no pre-packed copy, so a memory-mapped bf16 checkpoint stays the only copy). The
+// kernel computes register tiles of up to 4 weight rows × 6 tokens as dot products along K: each weight vector
+// is loaded once, widened to fp32 in registers and used for all the tile's tokens; each activation vector is used
+// for all the tile's rows. Decode (1–4 tokens) is bound by reading weights and reads each weight byte once;
+// prefill is bound by FMAs, with X's tile in L1 and the weight block in L2.
+//
+// Summation order, the same on every path and for every tile shape (so results do not depend on the thread
+// count, on how tokens are batched, or on whether the AVX-512 path is compiled in):
+//   lane l (0..15) accumulates x[k]·w[k] for k ≡ l (mod 16), k < K − K mod 16, in increasing k (fused multiply-add);
+//   the 16 lanes are summed as a tree: l + 8, then + 4, + 2, + 1;
+//   the K mod 16 tail is added last, in increasing k.
+// With AVX-512 (compile-time: __AVX512F__) the tiles use 512-bit registers; otherwise a portable loop computes
+// the same sums (compilers vectorise it), with std::fma where the target has FMA so both paths are bit-identical.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#include "moe/precision/half_types.hpp"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace moe::cpu::kernels {
+
+inline constexpr int dot_lanes = 16;
+inline constexpr int tile_rows = 4;
+inline constexpr int tile_tokens = 6;
+
+inline float fused_multiply_add(float a, float b, float c) {
+#if defined(__FMA__) || defined(__AVX512F__)
+    return std::fma(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+
+namespace detail {
+
+inline float widen(float v) { return v; }
+inline float widen(bfloat16 v) { return bfloat16::to_float(v.bits); }
+inline float widen(float16 v) { return float16::to_float(v.bits); }
+
+// The tree sum of 16 lanes (l + 8, + 4, + 2, + 1).
+inline float tree_sum(float* lanes) {
+    for (int width = dot_lanes / 2; width >= 1; width /= 2)
+        for (int l = 0; l < width; ++l) lanes[l] += lanes[l + width];
+    return lanes[0];
+}
+
+// Portable tile: Rows weight rows × Tokens tokens.
+template <int Rows, int Tokens, class Storage>
+void tile_portable(const float* const* x, const Storage* const* w, std::int64_t k, float* out, std::int64_t out_stride) {
+    const std::int64_t k_vector = k - k % dot_lanes;
+    float acc[Rows][Tokens][dot_lanes] = {};
+    for (std::int64_t d = 0; d < k_vector; d += dot_lanes) {
+        float wide[Rows][dot_lanes];
+        for (int r = 0; r < Rows; ++r)
+            for (int l = 0; l < dot_lanes; ++l) wide[r][l] = widen(w[r][d + l]);
+        for (int r = 0; r < Rows; ++r)
+            for (int t = 0; t < Tokens; ++t)
+                for (int l = 0; l < dot_lanes; ++l) acc[r][t][l] = fused_multiply_add(x[t][d + l], wide[r][l], acc[r][t][l]);
+    }
+    for (int r = 0; r < Rows; ++r)
+        for (int t = 0; t < Tokens; ++t) {
+            float sum = tree_sum(acc[r][t]);
+            for (std::int64_t d = k_vector; d < k; ++d) sum = fused_multiply_add(x[t][d], widen(w[r][d]), sum);
+            out[t * out_stride + r] = sum;
+        }
+}
+
+#if defined(__AVX512F__)
+template <class Storage>
+inline __m512 load_wide(const Storage* p) {
+    if constexpr (std::is_same_v<Storage, float>) {
+        return _mm512_loadu_ps(p);
+    } else if constexpr (std::is_same_v<Storage, bfloat16>) {
+        // bf16 → fp32 is a 16-bit left shift; written with vector extensions because GCC 12's zero-extend and
+        // shift intrinsics trip -Wuninitialized (their undefined passthrough operand) under -Werror.
+        using u16x16 = std::uint16_t __attribute__((vector_size(32), aligned(2)));
+        using u32x16 = std::uint32_t __attribute__((vector_size(64)));
+        const u32x16 wide = __builtin_convertvector(*reinterpret_cast<const u16x16*>(p), u32x16) << 16;
+        return reinterpret_cast<const __m512&>(wide);
+    } else {
+        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    }
+}
+
+// The same tree as tree_sum: lanes l and l + 8, then + 4, + 2, + 1. (Vector extensions rather than extract
+// intrinsics: GCC 12's extract/cast intrinsics trip -Wuninitialized on their undefined passthrough operand.)
+inline float tree_sum(__m512 v) {
+    using v16 = float __attribute__((vector_size(64)));
+    using v8 = float __attribute__((vector_size(32)));
+    using v4 = float __attribute__((vector_size(16)));
+    const v16 x = reinterpret_cast<v16&>(v);
+    const v8 a = __builtin_shufflevector(x, x, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15);
+    const v4 b = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+    return (b[0] + b[2]) + (b[1] + b[3]);
+}
+
+template <int Rows, int Tokens, class Storage>
+void tile_avx512(const float* const* x, const Storage* const* w, std::int64_t k, float* out, std::int64_t out_stride) {
+    const std::int64_t k_vector = k - k % dot_lanes;
+    __m512 acc[Rows][Tokens];
+    for (int r = 0; r < Rows; ++r)
+        for (int t = 0; t < Tokens; ++t) acc[r][t] = _mm512_setzero_ps();
+    for (std::int64_t d = 0; d < k_vector; d += dot_lanes) {
+        __m512 wide[Rows];
+        for (int r = 0; r < Rows; ++r) wide[r] = load_wide(w[r] + d);
+        for (int t = 0; t < Tokens; ++t) {
+            const __m512 xv = _mm512_loadu_ps(x[t] + d);
+            for (int r = 0; r < Rows; ++r) acc[r][t] = _mm512_fmadd_ps(xv, wide[r], acc[r][t]);
+        }
+    }
+    for (int r = 0; r < Rows; ++r)
+        for (int t = 0; t < Tokens; ++t) {
+            float sum = tree_sum(acc[r][t]);
+            for (std::int64_t d = k_vector; d < k; ++d) sum = fused_multiply_add(x[t][d], widen(w[r][d]), sum);
+            out[t * out_stride + r] = sum;
+        }
+}
+#endif
+
+template <int Rows, int Tokens, class Storage>
+void tile(const float* const* x, const Storage* const* w, std::int64_t k, float* out, std::int64_t out_stride) {
+#if defined(__AVX512F__)
+    tile_avx512<Rows, Tokens>(x, w, k, out, out_stride);
+#else
+    tile_portable<Rows, Tokens>(x, w, k, out, out_stride);
+#endif
+}
+
+template <int Rows, class Storage>
+void tile_any_tokens(int tokens, const float* const* x, const Storage* const* w, std::int64_t k, float* out,
+                     std::int64_t out_stride) {
+    static_assert(tile_tokens == 6, "add a case below for each token count up to tile_tokens");
+    switch (tokens) {
+        case 1: return tile<Rows, 1>(x, w, k, out, out_stride);
+        case 2: return tile<Rows, 2>(x, w, k, out, out_stride);
+        case 3: return tile<Rows, 3>(x, w, k, out, out_stride);
+        case 4: return tile<Rows, 4>(x, w, k, out, out_stride);
+        case 5: return tile<Rows, 5>(x, w, k, out, out_stride);
+        case 6: return tile<Rows, 6>(x, w, k, out, out_stride);
+        default: return;
+    }
+}
+
+}  // namespace detail
+
+// out[t · out_stride + r] = Σ_k x[t · x_stride + k] · w[r · w_stride + k]   for t < tokens, r < rows
+// (the summation order in the header comment). Tokens are taken in tiles of 6 (outer loop: the tile's
+// activations stay in L1), weight rows in tiles of 4 (inner loop: the block of rows stays in L2).
+template <class Storage>
+void dot_product_block(const float* x, std::int64_t x_stride, std::int64_t tokens, const Storage* w,
+                       std::int64_t w_stride, std::int64_t rows, std::int64_t k, float* out, std::int64_t out_stride) {
+    for (std::int64_t t0 = 0; t0 < tokens; t0 += tile_tokens) {
+        const int tt = static_cast<int>(tokens - t0 < tile_tokens ? tokens - t0 : tile_tokens);
+        const float* xs[tile_tokens];
+        for (int t = 0; t < tt; ++t) xs[t] = x + (t0 + t) * x_stride;
+        float* o = out + t0 * out_stride;
+        const std::int64_t full = rows / tile_rows * tile_rows;
+        for (std::int64_t r0 = 0; r0 < full; r0 += tile_rows) {
+            const Storage* ws[tile_rows];
+            for (int r = 0; r < tile_rows; ++r) ws[r] = w + (r0 + r) * w_stride;
+            detail::tile_any_tokens<tile_rows>(tt, xs, ws, k, o + r0, out_stride);
+        }
+        for (std::int64_t r = 0; r < rows - full; ++r) {
+            const Storage* ws[1] = {w + (full + r) * w_stride};
+            detail::tile_any_tokens<1>(tt, xs, ws, k, o + full + r, out_stride);
+        }
+    }
+}
+
+// The plain-loop definition of the same sums (tests compare dot_product_block with it).
+template <class Storage>
+float dot_product_reference(const float* x, const Storage* w, std::int64_t k) {
+    const std::int64_t k_vector = k - k % dot_lanes;
+    float lanes[dot_lanes] = {};
+    for (std::int64_t d = 0; d < k_vector; ++d) lanes[d % dot_lanes] = fused_multiply_add(x[d], detail::widen(w[d]), lanes[d % dot_lanes]);
+    float sum = detail::tree_sum(lanes);
+    for (std::int64_t d = k_vector; d < k; ++d) sum = fused_multiply_add(x[d], detail::widen(w[d]), sum);
+    return sum;
+}
+
+}  // namespace moe::cpu::kernels
