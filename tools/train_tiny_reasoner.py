@@ -26,6 +26,10 @@ so thinking is the default, and the empty block (or a forced </think>) switches 
 Usage (from the repository root; one CPU thread so the machine stays usable):
     python3 tools/train_tiny_reasoner.py train  [--ckpt /tmp/tiny_reasoner.pt] [--log /tmp/tiny_reasoner.log]
     python3 tools/train_tiny_reasoner.py export [--ckpt ...] [--out models/tiny-reasoner]
+Why the shipped checkpoint stops at step 1000 of a 3000-step schedule: measured on 500 held-out problems, at step 1000
+thinking gets 93.8 % right and no thinking 0 %; trained to step 3000 the same model also learns to add without thinking
+(100 % vs 96.6 %), and thinking no longer buys a clear margin on this task. `--steps 3000` reproduces that run.
+
 `train` resumes from --ckpt when it exists (checkpoints every 250 steps, deterministic data per step). `export` writes
 the checkpoint folder, evaluates greedy accuracy with and without thinking on held-out problems (HF generate) and
 records transformers' logits for a fixed prompt in reference.safetensors.
@@ -49,7 +53,8 @@ from transformers import PreTrainedTokenizerFast, Qwen3MoeConfig, Qwen3MoeForCau
 SEED = 1234
 DIGITS = 5
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
-STEPS = 3000
+SCHEDULE_STEPS = 3000  # warmup + cosine decay laid out over this many steps
+STEPS = 1000  # where the shipped checkpoint stops (see the module docstring)
 BATCH = 64
 LR = 3e-3
 WARMUP = 200
@@ -220,7 +225,7 @@ def batch(step: int, tok: Tokenizer, pad: int, exclude: set) -> tuple[torch.Tens
 def lr_at(step: int) -> float:
     if step < WARMUP:
         return LR * (step + 1) / WARMUP
-    t = (step - WARMUP) / max(1, STEPS - WARMUP)
+    t = (step - WARMUP) / max(1, SCHEDULE_STEPS - WARMUP)
     return LR * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
@@ -405,7 +410,8 @@ def main() -> None:
     ap.add_argument("--ckpt", default="/tmp/tiny_reasoner.pt")
     ap.add_argument("--log", default="/tmp/tiny_reasoner.log")
     ap.add_argument("--out", default="models/tiny-reasoner")
-    ap.add_argument("--steps", type=int, default=0, help="stop after this many steps (default: STEPS)")
+    ap.add_argument("--steps", type=int, default=0,
+                    help=f"stop after this many steps (default: {STEPS}; the schedule always spans {SCHEDULE_STEPS})")
     ap.add_argument("--eval-n", type=int, default=0)
     ap.add_argument("--experts", default="eager", help="transformers experts_implementation for training")
     args = ap.parse_args()
