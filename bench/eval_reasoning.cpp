@@ -200,6 +200,7 @@ struct row_spec {
 struct row_result {
     std::string name, setting, budget;
     int paths = 1, problems = 0, correct = 0;
+    long digits = 0, digits_right = 0;  // answer digits, compared place by place from the right
     double generated = 0, thinking = 0, answer = 0;  // tokens
     moe::ledger::phase_entry prompt_cost, total;
 };
@@ -255,7 +256,7 @@ std::string budget_label(const row_spec& s) {
 
 std::vector<row_result> run_row(const context& c, const row_spec& spec, std::span<const problem> problems) {
     const int max_tokens = 96;  // 46 thinking tokens, the delimiter, a blank line, 6 digits and <|im_end|> fit
-    row_result one{spec.name, spec.setting, budget_label(spec), spec.paths, 0, 0, 0, 0, 0, {}, {}};
+    row_result one{spec.name, spec.setting, budget_label(spec), spec.paths, 0, 0, 0, 0, 0, 0, 0, {}, {}};
     std::vector<row_result> out{one};
     if (spec.how == method::cot_decoding) {
         out[0].name += ", max path";
@@ -317,6 +318,10 @@ std::vector<row_result> run_row(const context& c, const row_spec& spec, std::spa
             row_result& r = out[k];
             ++r.problems;
             r.correct += answers[k] && *answers[k] == want;
+            r.digits += long(want.size());
+            if (answers[k])  // as the training script's per-digit accuracy: from the right, over the true sum's digits
+                for (std::size_t d = 0; d < want.size() && d < answers[k]->size(); ++d)
+                    r.digits_right += want[want.size() - 1 - d] == (*answers[k])[answers[k]->size() - 1 - d];
             count_tokens(r, *g);
             add(r.prompt_cost, ledger.prompt);
             add(r.total, ledger.total());
@@ -367,12 +372,12 @@ std::string wilson(int k, int n) {
 void write_csv(const std::filesystem::path& path, const std::vector<row_result>& rows) {
     std::ofstream f(path);
     if (!f) throw std::runtime_error("cannot write " + path.string());
-    f << "method,setting,thinking_budget,paths,problems,correct,accuracy,generated_tokens,thinking_tokens,"
+    f << "method,setting,thinking_budget,paths,problems,correct,accuracy,digit_accuracy,generated_tokens,thinking_tokens,"
          "answer_tokens,prompt_tokens,flops,bytes,seconds,joules,energy_source,dense_flops,dense_bytes,dense_joules\n";
     for (const row_result& r : rows) {
         const double n = r.problems;
         f << '"' << r.name << "\",\"" << r.setting << "\"," << r.budget << ',' << r.paths << ',' << r.problems << ','
-          << r.correct << ',' << fixed(r.correct / n, 4) << ',' << fixed(r.generated / n, 2) << ','
+          << r.correct << ',' << fixed(r.correct / n, 4) << ',' << fixed(double(r.digits_right) / double(r.digits), 4) << ',' << fixed(r.generated / n, 2) << ','
           << fixed(r.thinking / n, 2) << ',' << fixed(r.answer / n, 2) << ',' << fixed(double(r.prompt_cost.tokens) / n, 2)
           << ',' << sci(r.total.cost.flops / n) << ',' << sci(r.total.cost.bytes / n) << ',' << sci(r.total.seconds / n)
           << ',' << sci(r.total.joules / n) << ',' << moe::ledger::name_of(r.total.source) << ','
@@ -384,14 +389,15 @@ void write_csv(const std::filesystem::path& path, const std::vector<row_result>&
 std::string markdown(const std::vector<row_result>& rows, int problems, std::uint32_t seed, double seconds,
                      const std::string& note) {
     std::ostringstream m;
-    m << "| method | settings | thinking budget | accuracy | 95 % interval | generated tokens / answer | thinking "
+    m << "| method | settings | thinking budget | accuracy | 95 % interval | digits right | generated tokens / answer | thinking "
          "tokens / answer | answer tokens / answer | FLOPs / answer | bytes / answer | time / answer | joules / "
          "answer (source) | dense-equivalent joules |\n";
-    m << "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    m << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const row_result& r : rows) {
         const double n = r.problems;
         m << "| " << r.name << " | " << r.setting << " | " << r.budget << " | " << fixed(100.0 * r.correct / n, 1)
-          << " % | " << wilson(r.correct, r.problems) << " % | " << fixed(r.generated / n, 1) << " | "
+          << " % | " << wilson(r.correct, r.problems) << " % | "
+          << fixed(100.0 * double(r.digits_right) / double(r.digits), 1) << " % | " << fixed(r.generated / n, 1) << " | "
           << fixed(r.thinking / n, 1) << " | " << fixed(r.answer / n, 1) << " | " << si(r.total.cost.flops / n, "")
           << " | " << si(r.total.cost.bytes / n, "B") << " | " << si(r.total.seconds / n, "s") << " | "
           << si(r.total.joules / n, "J") << " (" << moe::ledger::name_of(r.total.source) << ") | "
@@ -473,12 +479,12 @@ int main(int argc, char** argv) {
         const context c{model, tok, pool, meter, moe::ledger::cost_of<model_type>(), *open, *close, *im_end};
         const std::string note = meter.meter ? meter.note : "estimate (" + meter.note + ")";
 
-        // Each reasoning line ("3+1+0=04\n") is 9 tokens: the budgets stop after 1, 2, 3, 4 columns and just before
-        // the last newline; unlimited thinks 45 tokens.
+        // Each reasoning line ("3+1+0=04\n") is 9 tokens: the budgets stop after 1, 2, 3, 4 columns, half-way
+        // through the fifth and just before the last newline; unlimited thinks 45 tokens.
         std::vector<row_spec> specs{
             {"greedy", "no thinking (`enable_thinking=false`)", method::greedy, prompt_kind::no_thinking, std::nullopt, 1, 0},
         };
-        for (int budget : {0, 9, 18, 27, 36, 44})
+        for (int budget : {0, 9, 18, 27, 36, 40, 44})
             specs.push_back({"greedy", "thinking, budget " + std::to_string(budget), method::greedy, prompt_kind::thinking, budget, 1, 0});
         specs.push_back({"greedy", "thinking, unlimited", method::greedy, prompt_kind::thinking, std::nullopt, 1, 0});
         for (int m : {5, 9})

@@ -161,6 +161,7 @@ struct stream_printer {
     bool tty = false;
     bool line_open = false;  // a thinking line has its prefix printed
     bool answer_started = false;
+    int answer_newlines = 0;
 
     void operator()(std::size_t, moe::decoding::text_stream s, std::string_view text) {
         if (s == moe::decoding::text_stream::reasoning) {
@@ -180,6 +181,12 @@ struct stream_printer {
                 if (!answer_started && (c == '\n' || c == ' ')) continue;  // the blank line after </think>
                 if (!answer_started) std::printf("    answer: %s", tty ? "\033[1m" : "");
                 answer_started = true;
+                if (c == '\n') {
+                    ++answer_newlines;  // printed before the next character: a multi-line answer stays under "answer:"
+                    continue;
+                }
+                if (answer_newlines > 0) std::printf("%s%12s", std::string(std::size_t(answer_newlines), '\n').c_str(), "");
+                answer_newlines = 0;
                 std::putchar(c);
             }
         }
