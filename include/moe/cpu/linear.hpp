@@ -2,8 +2,8 @@
 //
 // W uses the nn.Linear layout (out_features, in_features), so checkpoint tensors are used in place. The work is
 // split into fixed blocks of weight_rows_per_item rows of W (output columns); each block is multiplied by
-// kernels::dot_product_block (weights widened in registers, fixed summation order). Blocks depend on the shapes
-// only, so the result is bit-identical for any thread count.
+// small_batch_product (swiglu_kernels.hpp: register tiles reading weights in their storage format, or Eigen for
+// fp32 prefill). Blocks depend on the shapes only, so the result is bit-identical for any thread count.
 #pragma once
 
 #include <algorithm>
@@ -23,8 +23,7 @@ namespace moe::cpu {
 template <class Storage>
 void linear_block(matrix_view<const float> x, matrix_view<const Storage> weight, matrix_view<const Storage> bias,
                   std::int64_t first_row, std::int64_t rows, matrix_view<float> y) {
-    kernels::dot_product_block<Storage>(x.data, x.cols, x.rows, weight.row(first_row), weight.cols, rows, weight.cols,
-                                        y.row(0) + first_row, y.cols);
+    small_batch_product<Storage>(x, weight, first_row, rows, y.row(0) + first_row, y.cols);
     if (bias.data != nullptr) {
         for (std::int64_t t = 0; t < x.rows; ++t) {
             float* row = y.row(t) + first_row;
