@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake --preset default >/dev/null
-cmake --build build/default --target bench_moe_layer bench_load_checkpoint -j2 >/dev/null
+cmake --build build/default --target bench_moe_layer bench_load_checkpoint bench_e2e -j2 >/dev/null
 
 replace_block() {  # replace_block NAME FILE: put FILE between <!-- NAME:begin --> and <!-- NAME:end -->
     python3 - "$1" "$2" <<'PY'
@@ -32,4 +32,8 @@ replace_block moe_layer_bench "$table"
 table=$(mktemp)
 build/default/bench/bench_load_checkpoint --markdown "$table"
 replace_block load_bench "$table"
+# Whole models next to llama.cpp (skips llama.cpp with a message when llama-cpp-python is not installed).
+table=$(mktemp)
+bench/run_vs_llama_cpp.sh build/default/bench/bench_e2e "$table"
+replace_block e2e_bench "$table"
 echo "docs/performance.md updated"
