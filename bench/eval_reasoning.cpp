@@ -203,6 +203,7 @@ struct row_result {
     long digits = 0, digits_right = 0;  // answer digits, compared place by place from the right
     double generated = 0, thinking = 0, answer = 0;  // tokens
     moe::ledger::phase_entry prompt_cost, total;
+    int chose_thinking = 0;  // CoT-decoding: problems whose chosen branch (max path / best of the winner) thought
 };
 
 void add(moe::ledger::phase_entry& to, const moe::ledger::phase_entry& e) {
@@ -256,7 +257,7 @@ std::string budget_label(const row_spec& s) {
 
 std::vector<row_result> run_row(const context& c, const row_spec& spec, std::span<const problem> problems) {
     const int max_tokens = 96;  // 46 thinking tokens, the delimiter, a blank line, 6 digits and <|im_end|> fit
-    row_result one{spec.name, spec.setting, budget_label(spec), spec.paths, 0, 0, 0, 0, 0, 0, 0, {}, {}};
+    row_result one{spec.name, spec.setting, budget_label(spec), spec.paths, 0, 0, 0, 0, 0, 0, 0, {}, {}, 0};
     std::vector<row_result> out{one};
     if (spec.how == method::cot_decoding) {
         out[0].name += ", max path";
@@ -290,6 +291,9 @@ std::vector<row_result> run_row(const context& c, const row_spec& spec, std::spa
             cot_result = moe::decoding::cot_decoding(metered, c.tok, prompt, o, c.pool);
             answers = {cot_result.max_path_answer, cot_result.aggregated_answer};
             g = &cot_result.generation;
+            const auto thought = [&](std::size_t b) { return cot_result.generation.branches[b].thinking_tokens > 0; };
+            if (cot_result.max_path_branch) out[0].chose_thinking += thought(*cot_result.max_path_branch);
+            if (!cot_result.aggregated.empty()) out[1].chose_thinking += thought(cot_result.aggregated.front().first_branch);
         } else {
             moe::decoding::generation_options o;
             o.max_tokens = max_tokens;
@@ -410,10 +414,31 @@ std::string markdown(const std::vector<row_result>& rows, int problems, std::uin
     const auto off = find("none"), on = find("unlimited");
     if (off != rows.end() && on != rows.end()) {
         const double a0 = 100.0 * off->correct / off->problems, a1 = 100.0 * on->correct / on->problems;
-        m << "\nGreedy, thinking (unlimited) against no thinking: " << fixed(a1, 1) << " % against " << fixed(a0, 1)
+        m << "\n- Greedy, thinking (unlimited) against no thinking: " << fixed(a1, 1) << " % against " << fixed(a0, 1)
           << " % (" << (a1 >= a0 ? "+" : "") << fixed(a1 - a0, 1) << " points), for "
           << fixed(on->generated / off->generated, 1) << "× the generated tokens and "
           << fixed(on->total.joules / off->total.joules, 1) << "× the joules per answer.\n";
+        // Partial thinking: the budgets that stop before the model's full chain.
+        const row_result* best = nullptr;
+        for (const row_result& r : rows) {
+            if (r.name != "greedy" || r.budget == "none" || r.budget == "unlimited") continue;
+            if (std::stod(r.budget) + 2 >= on->thinking / on->problems) continue;  // 44 only drops the last newline
+            if (!best || r.correct > best->correct) best = &r;
+        }
+        if (best)
+            m << "- Thinking cut short (budgets below the full chain of " << fixed(on->thinking / on->problems, 0)
+              << " tokens): at best " << fixed(100.0 * best->correct / best->problems, 1) << " % (budget "
+              << best->budget << ").\n";
+        for (const row_result& r : rows) {
+            if (r.name == "self-consistency" && r.budget == "unlimited")
+                m << "- Self-consistency, " << r.setting << ": " << fixed(100.0 * r.correct / r.problems, 1)
+                  << " % against greedy thinking's " << fixed(a1, 1) << " %, for "
+                  << fixed(r.total.joules / on->total.joules, 1) << "× its joules.\n";
+            if (r.name.starts_with("CoT-decoding"))
+                m << "- " << r.name << " (" << r.setting << "): " << fixed(100.0 * r.correct / r.problems, 1)
+                  << " %; the chosen branch thought in " << fixed(100.0 * r.chose_thinking / r.problems, 1)
+                  << " % of problems.\n";
+        }
     }
     m << "\n" << problems << " held-out problems (`held_out()` of tools/train_tiny_reasoner.py, seed " << seed
       << "), " << fixed(seconds, 0) << " s in all. Energy: " << note << ".\n";

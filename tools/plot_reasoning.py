@@ -10,6 +10,7 @@ CoT-decoding rows are separate markers. Needs matplotlib (Agg backend, no displa
 from __future__ import annotations
 
 import csv
+import math
 import sys
 
 import matplotlib
@@ -33,6 +34,22 @@ def short_label(row: dict) -> str:
         return f"SC {row['paths']}" + ("" if thinking else ", no thinking")
     prompt = "plain prompt" if row["thinking_budget"] == "model decides" else "no-thinking prompt"
     return f"k={row['paths']}, {prompt}"
+
+
+def annotate(ax, rows: list, key: str) -> None:
+    """One label per point; points at the same place share a label ("44 / unlimited"), and labels of points close
+    to each other (log x) are stacked upwards instead of printed over each other."""
+    spots: dict = {}
+    for r in rows:
+        spot = (round(math.log10(max(r[key], 1e-30)), 3), round(100 * r["accuracy"], 1))
+        spots.setdefault(spot, []).append(short_label(r))
+    placed: list = []
+    for (lx, y), labels in sorted(spots.items()):
+        taken = {lv for px, py, lv in placed if abs(px - lx) < 0.25 and abs(py - y) < 5}
+        level = next(lv for lv in range(len(taken) + 1) if lv not in taken)
+        placed.append((lx, y, level))
+        ax.annotate(" / ".join(dict.fromkeys(labels)), (10 ** lx, y), textcoords="offset points",
+                    xytext=(4, 4 + 9 * level), fontsize=7)
 
 
 def main() -> int:
@@ -70,14 +87,13 @@ def main() -> int:
                 label = None if r["method"] in seen else r["method"]
                 seen.add(r["method"])
                 ax.scatter(r[key], 100 * r["accuracy"], marker=marker, s=46, color=colour, label=label, zorder=3)
-            ax.annotate(short_label(r), (r[key], 100 * r["accuracy"]), textcoords="offset points", xytext=(5, 4),
-                        fontsize=7)
+        annotate(ax, rows, key)
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("accuracy (%)")
     axes[0].set_ylim(-3, 103)
-    axes[0].legend(fontsize=8, loc="lower right")
+    axes[0].legend(fontsize=8, loc="center left")
     fig.suptitle(f"tiny reasoner: 5-digit addition, {problems} held-out problems — what thinking buys and costs")
     fig.tight_layout()
     try:
