@@ -489,6 +489,8 @@ int main(int argc, char** argv) {
     if (count > split) usage("--problems " + std::to_string(count) + " is more than the held-out split's " +
                              std::to_string(split) + " (later draws may be training data)");
     try {
+        for (const auto& out : {csv, md})  // fail before minutes of work, not after
+            if (!out.empty() && !std::ofstream(out)) throw std::runtime_error("cannot write " + out.string());
         const auto problems = held_out(std::uint32_t(seed), int(count));
         // CPython: random.Random(99) → randint(10000, 99999) twice = 62950, 59906.
         if (seed == 99 && (problems[0].a != 62950 || problems[0].b != 59906))
