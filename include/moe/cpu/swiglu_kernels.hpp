@@ -6,7 +6,7 @@
 //   down_block:     Y[:, r0:r1] = A · down[r0:r1]ᵀ
 // Activations are fp32 and every product accumulates in fp32. Weights are read in their storage format (in place,
 // also from a memory-mapped checkpoint) and widened in registers by kernels::dot_product_block — register tiles
-// of 4 rows × up to 6 tokens, AVX-512 when compiled for it — for decode and prefill alike; its fixed summation
+// of 4 rows × up to 5 tokens, AVX-512 when compiled for it — for decode and prefill alike; its fixed summation
 // order makes a token's result independent of the thread count and of how many tokens share the call.
 #pragma once
 

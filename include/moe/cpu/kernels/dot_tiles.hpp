@@ -2,7 +2,7 @@
 //
 // Both operands are K-contiguous (X: tokens × K fp32 activations; W: rows × K weights in nn.Linear layout, fp32,
 // bf16 or fp16, used in place — no pre-packed copy, so a memory-mapped bf16 checkpoint stays the only copy). The
-// kernel computes register tiles of up to 4 weight rows × 6 tokens as dot products along K: each weight vector
+// kernel computes register tiles of up to 4 weight rows × 5 tokens as dot products along K: each weight vector
 // is loaded once, widened to fp32 in registers and used for all the tile's tokens; each activation vector is used
 // for all the tile's rows. Decode (1–4 tokens) is bound by reading weights and reads each weight byte once;
 // prefill is bound by FMAs, with X's tile in L1 and the weight block in L2.
@@ -30,7 +30,9 @@ namespace moe::cpu::kernels {
 
 inline constexpr int dot_lanes = 16;
 inline constexpr int tile_rows = 4;
-inline constexpr int tile_tokens = 6;
+// 5 tokens: 20 accumulators + 4 widened weight vectors + 1 activation vector fit the 32 registers without the
+// compiler re-loading activations per row (it does at 6: 24 accumulators), measured ~12% faster.
+inline constexpr int tile_tokens = 5;
 inline constexpr int small_tile_tokens = 2;  // up to this many tokens, rows are taken one at a time
 
 inline float fused_multiply_add(float a, float b, float c) {
@@ -149,14 +151,13 @@ void tile(const float* const* x, const Storage* const* w, std::int64_t k, float*
 template <int Rows, class Storage>
 void tile_any_tokens(int tokens, const float* const* x, const Storage* const* w, std::int64_t k, float* out,
                      std::int64_t out_stride, std::int64_t prefetch_ahead) {
-    static_assert(tile_tokens == 6, "add a case below for each token count up to tile_tokens");
+    static_assert(tile_tokens == 5, "add a case below for each token count up to tile_tokens");
     switch (tokens) {
         case 1: return tile<Rows, 1>(x, w, k, out, out_stride, prefetch_ahead);
         case 2: return tile<Rows, 2>(x, w, k, out, out_stride, prefetch_ahead);
         case 3: return tile<Rows, 3>(x, w, k, out, out_stride, prefetch_ahead);
         case 4: return tile<Rows, 4>(x, w, k, out, out_stride, prefetch_ahead);
         case 5: return tile<Rows, 5>(x, w, k, out, out_stride, prefetch_ahead);
-        case 6: return tile<Rows, 6>(x, w, k, out, out_stride, prefetch_ahead);
         default: return;
     }
 }
@@ -164,7 +165,7 @@ void tile_any_tokens(int tokens, const float* const* x, const Storage* const* w,
 }  // namespace detail
 
 // out[t · out_stride + r] = Σ_k x[t · x_stride + k] · w[r · w_stride + k]   for t < tokens, r < rows
-// (the summation order in the header comment). Tokens are taken in tiles of 6 (outer loop: the tile's
+// (the summation order in the header comment). Tokens are taken in tiles of 5 (outer loop: the tile's
 // activations stay in L1), weight rows in tiles of 4 (inner loop: the block of rows stays in L2).
 template <class Storage>
 void dot_product_block(const float* x, std::int64_t x_stride, std::int64_t tokens, const Storage* w,
