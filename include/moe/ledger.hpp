@@ -7,3 +7,4 @@
 #include "moe/ledger/energy.hpp"
 #include "moe/ledger/json.hpp"
 #include "moe/ledger/ledger.hpp"
+#include "moe/ledger/metered_model.hpp"
