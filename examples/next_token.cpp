@@ -31,10 +31,8 @@ constexpr moe::deepseek_v3_config tiny_deepseek_v3{
     .expert_width = 32, .experts = 12, .top_k = 3, .shared_experts = 1, .groups = 4, .top_k_groups = 2,
     .norm_topk_prob = true, .weights = moe::weight_format::fp32};
 
-template <class... Models>
-struct model_list {};
 
-using known_models = model_list<moe::cpu::mixtral<tiny_mixtral>, moe::cpu::deepseek_v3<tiny_deepseek_v3>,
+using known_models = moe::model_list<moe::cpu::mixtral<tiny_mixtral>, moe::cpu::deepseek_v3<tiny_deepseek_v3>,
                                 moe::cpu::mixtral_8x7b, moe::cpu::qwen3_30b_a3b, moe::cpu::olmoe_1b_7b,
                                 moe::cpu::qwen1_5_moe_a2_7b, moe::cpu::deepseek_v2_lite, moe::cpu::deepseek_v3_671b>;
 
@@ -75,24 +73,6 @@ void run(const options& opt) {
     }
 }
 
-// Tries each type in turn; reports every type's mismatches if none fits.
-template <class First, class... Rest>
-bool dispatch(const options& opt, std::string& mismatches) {
-    try {
-        moe::check_config<First>(opt.directory / "config.json");
-    } catch (const moe::config_error& e) {
-        mismatches += std::string("\n  ") + e.what();
-        if constexpr (sizeof...(Rest) > 0) return dispatch<Rest...>(opt, mismatches);
-        return false;
-    }
-    run<First>(opt);
-    return true;
-}
-
-template <class... Models>
-bool dispatch_list(model_list<Models...>, const options& opt, std::string& mismatches) {
-    return dispatch<Models...>(opt, mismatches);
-}
 
 [[noreturn]] void usage(const char* problem) {
     std::fprintf(stderr, "next_token: %s\nusage: next_token CHECKPOINT_DIR TOKEN_ID [TOKEN_ID ...] [--top N] [--threads N]\n",
@@ -130,7 +110,8 @@ int main(int argc, char** argv) {
     if (opt.directory.empty() || opt.tokens.empty()) usage("give a checkpoint directory and at least one token id");
     try {
         std::string mismatches;
-        if (!dispatch_list(known_models{}, opt, mismatches)) {
+        if (!moe::with_matching_model(known_models{}, opt.directory / "config.json",
+                                      [&]<class Model>() { run<Model>(opt); }, mismatches)) {
             std::fprintf(stderr, "next_token: no compiled model type matches %s:%s\n", opt.directory.c_str(),
                          mismatches.c_str());
             return 1;

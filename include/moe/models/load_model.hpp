@@ -367,4 +367,30 @@ void check_config(const std::filesystem::path& config_json) {
     loading::model_loader<Model>::check(config);
 }
 
+// A list of model types for with_matching_model.
+template <class... Models>
+struct model_list {};
+
+// Picks the model type for a checkpoint at run time: calls `fn.template operator()<Model>()` with the first of
+// Models whose compile-time configuration matches `config_json` and returns true; when none matches, returns false
+// and appends each type's mismatches (one line per type) to `mismatches`. Exceptions from fn propagate.
+template <class... Models, class Fn>
+bool with_matching_model(model_list<Models...>, const std::filesystem::path& config_json, Fn&& fn,
+                         std::string& mismatches) {
+    bool found = false;
+    const auto try_type = [&]<class Model>() {
+        if (found) return;
+        try {
+            check_config<Model>(config_json);
+        } catch (const config_error& e) {
+            mismatches += std::string("\n  ") + e.what();
+            return;
+        }
+        found = true;
+        fn.template operator()<Model>();
+    };
+    (try_type.template operator()<Models>(), ...);
+    return found;
+}
+
 }  // namespace moe
