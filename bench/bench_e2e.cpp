@@ -29,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "read_bandwidth.hpp"
 #include "moe/models.hpp"
 
 #if defined(__AVX512F__)
@@ -223,32 +224,7 @@ int run(const std::filesystem::path& dir, int threads, const std::string& logits
     return 0;
 }
 
-double read_bandwidth(int threads) {
-    const std::size_t count = (std::size_t{1} << 30) / sizeof(float);
-    std::vector<float> buffer(count, 1.0f);
-    double best = 0;
-    for (int rep = 0; rep < 5; ++rep) {
-        std::vector<float> partial(static_cast<std::size_t>(threads) * 64, 0.0f);
-        const auto start = clock_type::now();
-        std::vector<std::thread> workers;
-        for (int t = 0; t < threads; ++t) {
-            workers.emplace_back([&, t] {
-                const std::size_t begin = count * static_cast<std::size_t>(t) / static_cast<std::size_t>(threads);
-                const std::size_t end = count * static_cast<std::size_t>(t + 1) / static_cast<std::size_t>(threads);
-                float acc[64] = {};
-                for (std::size_t i = begin; i + 64 <= end; i += 64)
-                    for (int l = 0; l < 64; ++l) acc[l] += buffer[i + static_cast<std::size_t>(l)];
-                for (int l = 0; l < 64; ++l) partial[static_cast<std::size_t>(t) * 64 + static_cast<std::size_t>(l)] = acc[l];
-            });
-        }
-        for (auto& w : workers) w.join();
-        const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
-        volatile float sink = partial[0];
-        (void)sink;
-        best = std::max(best, double(count * sizeof(float)) / seconds / 1e9);
-    }
-    return best;
-}
+double read_bandwidth(int threads) { return moe_bench::measure_read_bandwidth(threads); }
 
 // fp32 FMA peak: 12 independent accumulator registers per thread (enough to cover FMA latency × 2 pipes).
 double fma_peak(int threads) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "moe/cpu.hpp"
+#include "read_bandwidth.hpp"
 
 namespace {
 
@@ -27,33 +28,7 @@ double median(std::vector<double> v) {
     return v[v.size() / 2];
 }
 
-// Read bandwidth in GB/s: sums a 1 GiB buffer (far beyond any cache) split over `threads`; best of 5.
-double measure_read_bandwidth(int threads) {
-    const std::size_t count = (std::size_t{1} << 30) / sizeof(float);
-    static std::vector<float> buffer(count, 1.0f);
-    double best = 0;
-    for (int rep = 0; rep < 5; ++rep) {
-        std::vector<float> partial(static_cast<std::size_t>(threads) * 64, 0.0f);
-        const auto start = clock_type::now();
-        std::vector<std::thread> workers;
-        for (int t = 0; t < threads; ++t) {
-            workers.emplace_back([&, t] {
-                const std::size_t begin = count * static_cast<std::size_t>(t) / static_cast<std::size_t>(threads);
-                const std::size_t end = count * static_cast<std::size_t>(t + 1) / static_cast<std::size_t>(threads);
-                float acc[64] = {};  // 4 vector registers of independent sums: not latency-bound
-                for (std::size_t i = begin; i + 64 <= end; i += 64)
-                    for (int l = 0; l < 64; ++l) acc[l] += buffer[i + static_cast<std::size_t>(l)];
-                for (int l = 0; l < 64; ++l) partial[static_cast<std::size_t>(t) * 64 + static_cast<std::size_t>(l)] = acc[l];
-            });
-        }
-        for (auto& w : workers) w.join();
-        const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
-        volatile float sink = partial[0];
-        (void)sink;
-        best = std::max(best, double(count * sizeof(float)) / seconds / 1e9);
-    }
-    return best;
-}
+using moe_bench::measure_read_bandwidth;
 
 struct row {
     std::string precision;
