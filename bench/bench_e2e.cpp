@@ -56,6 +56,8 @@ constexpr moe::mixtral_config mixtral_fp32 = mixtral_card(moe::weight_format::fp
 constexpr moe::mixtral_config mixtral_bf16 = mixtral_card(moe::weight_format::bf16);
 constexpr moe::qwen2_moe_config qwen2_fp32 = qwen2_card(moe::weight_format::fp32);
 constexpr moe::qwen2_moe_config qwen2_bf16 = qwen2_card(moe::weight_format::bf16);
+constexpr moe::mixtral_config mixtral_bf16c = mixtral_card(moe::weight_format::bf16_compute);
+constexpr moe::qwen2_moe_config qwen2_bf16c = qwen2_card(moe::weight_format::bf16_compute);
 
 struct tensor_spec {
     std::string name;
@@ -278,7 +280,7 @@ double fma_peak(int threads) {
 int usage() {
     std::fprintf(stderr,
                  "usage: bench_e2e --write MODEL DIR | --run MODEL PRECISION DIR THREADS [--logits FILE] | "
-                 "--bandwidth THREADS | --fma-peak THREADS   (MODEL: mixtral|qwen2, PRECISION: fp32|bf16)\n");
+                 "--bandwidth THREADS | --fma-peak THREADS   (MODEL: mixtral|qwen2, PRECISION: fp32|bf16|bf16_compute)\n");
     return 2;
 }
 
@@ -297,6 +299,8 @@ int main(int argc, char** argv) {
         if (a[1] == "mixtral" && a[2] == "bf16") return run<moe::cpu::mixtral<mixtral_bf16>>(dir, threads, logits);
         if (a[1] == "qwen2" && a[2] == "fp32") return run<moe::cpu::qwen2_moe<qwen2_fp32>>(dir, threads, logits);
         if (a[1] == "qwen2" && a[2] == "bf16") return run<moe::cpu::qwen2_moe<qwen2_bf16>>(dir, threads, logits);
+        if (a[1] == "mixtral" && a[2] == "bf16_compute") return run<moe::cpu::mixtral<mixtral_bf16c>>(dir, threads, logits);
+        if (a[1] == "qwen2" && a[2] == "bf16_compute") return run<moe::cpu::qwen2_moe<qwen2_bf16c>>(dir, threads, logits);
     }
     return usage();
 }

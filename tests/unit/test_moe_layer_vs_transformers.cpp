@@ -113,6 +113,9 @@ void check_all_precisions(const std::string& case_name, float scale) {
     check_output<stored_as<C>(moe::weight_format::fp16)>(case_name, scale, "y_fp16_weights", 1e-5);
     check_output<stored_as<C>(moe::weight_format::bf16)>(case_name, scale, "y", 2e-2);
     check_output<stored_as<C>(moe::weight_format::fp16)>(case_name, scale, "y", 3e-3);
+    // bf16 × bf16 products: the same bf16 weights, activations rounded to bf16 (8-bit mantissa, relative error
+    // ≤ 2^-9 per product input) — the bound of bf16 weights against fp32 weights.
+    check_output<stored_as<C>(moe::weight_format::bf16_compute)>(case_name, scale, "y_bf16_weights", 2e-2);
 }
 
 }  // namespace

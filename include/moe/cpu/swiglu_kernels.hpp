@@ -18,6 +18,7 @@
 
 #include "moe/config/precision.hpp"
 #include "moe/cpu/eigen_maps.hpp"
+#include "moe/cpu/kernels/bf16_dot_tiles.hpp"
 #include "moe/cpu/kernels/dot_tiles.hpp"
 
 namespace moe::cpu {
@@ -52,12 +53,26 @@ inline constexpr std::int64_t small_batch_tokens = 4;
 // weight: (R, K)      weights
 // out:    (n, rows)   written with row stride out_stride
 // fp32 weights with more than small_batch_tokens tokens (prefill) use Eigen's packed GEMM instead, measured faster
-// than the unpacked tiles there; bf16/fp16 use the tiles (no widened copy of the block). Either way the result
-// does not depend on the thread count.
+// than the unpacked tiles there; bf16/fp16 use the tiles (no widened copy of the block); bf16_compute weights
+// round x to bf16 and use kernels::bf16_dot_product_block. Either way the result does not depend on the thread
+// count.
 template <class Storage>
 void small_batch_product(matrix_view<const float> x, matrix_view<const Storage> weight, std::int64_t first_row,
                          std::int64_t rows, float* out, std::int64_t out_stride) {
     if (x.rows == 0) return;
+    if constexpr (std::is_same_v<Storage, bfloat16_compute>) {
+        thread_local std::vector<bfloat16> rounded;  // (n, K) x rounded to bf16 (nearest even)
+        const std::size_t count = static_cast<std::size_t>(x.rows * x.cols);
+        if (rounded.size() < count) rounded.resize(count);
+        for (std::int64_t t = 0; t < x.rows; ++t) {
+            const float* source = x.row(t);
+            bfloat16* target = rounded.data() + t * x.cols;
+            for (std::int64_t d = 0; d < x.cols; ++d) target[d].bits = bfloat16::from_float(source[d]);
+        }
+        kernels::bf16_dot_product_block(rounded.data(), x.cols, x.rows, weight.row(first_row), weight.cols, rows,
+                                        weight.cols, out, out_stride);
+        return;
+    }
     if constexpr (std::is_same_v<Storage, float>) {
         if (x.rows > small_batch_tokens) {
             Eigen::Map<row_major_matrix, 0, Eigen::OuterStride<>> o(out, x.rows, rows, Eigen::OuterStride<>(out_stride));

@@ -64,6 +64,9 @@ class moe_layer {
                   "moe::cuda::moe_layer: model_width, expert_width and the shared width must be multiples of 8 for "
                   "bf16/fp16 weights (4 for fp32): the kernels load weight rows as 16-byte vectors. Pad the "
                   "weights or use moe::cpu::moe_layer.");
+    static_assert(Config.weights != weight_format::bf16_compute,
+                  "moe::cuda::moe_layer: weight_format::bf16_compute (bf16 x bf16 products) is CPU-only; use "
+                  "weight_format::bf16 on CUDA (bf16 weights, fp32 activations)");
     static_assert(E <= 4096, "moe::cuda::moe_layer: at most 4096 experts (the router keeps a token's scores in "
                              "shared memory)");
 

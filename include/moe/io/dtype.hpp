@@ -90,12 +90,14 @@ template <>
 inline constexpr bool is_weight_type_v<bfloat16> = true;
 template <>
 inline constexpr bool is_weight_type_v<float16> = true;
+template <>
+inline constexpr bool is_weight_type_v<bfloat16_compute> = true;
 
 template <class T>
     requires is_weight_type_v<T>
 constexpr dtype dtype_of() {
     if constexpr (std::is_same_v<T, float>) return dtype::f32;
-    else if constexpr (std::is_same_v<T, bfloat16>) return dtype::bf16;
+    else if constexpr (std::is_same_v<T, bfloat16> || std::is_same_v<T, bfloat16_compute>) return dtype::bf16;
     else return dtype::f16;
 }
 
@@ -104,6 +106,7 @@ constexpr dtype dtype_of(weight_format format) {
         case weight_format::fp32: return dtype::f32;
         case weight_format::bf16: return dtype::bf16;
         case weight_format::fp16: return dtype::f16;
+        case weight_format::bf16_compute: return dtype::bf16;
     }
     return dtype::f32;
 }

@@ -103,7 +103,16 @@ struct float16 {
     }
 };
 
-static_assert(sizeof(bfloat16) == 2 && sizeof(float16) == 2, "16-bit storage types must stay 2 bytes");
+// bf16 weights of weight_format::bf16_compute: the same bits as bfloat16 (so a BF16 checkpoint tensor is used in
+// place), a distinct type so the CPU kernels multiply them bf16 × bf16 — activations rounded to bf16 at each
+// product's input, fp32 accumulation (see moe/config/precision.hpp).
+struct bfloat16_compute : bfloat16 {
+    bfloat16_compute() = default;
+    MOE_HOST_DEVICE explicit bfloat16_compute(float value) : bfloat16(value) {}
+};
+
+static_assert(sizeof(bfloat16) == 2 && sizeof(float16) == 2 && sizeof(bfloat16_compute) == 2,
+              "16-bit storage types must stay 2 bytes");
 
 MOE_HOST_DEVICE inline float to_float(float v) { return v; }
 MOE_HOST_DEVICE inline float to_float(bfloat16 v) { return bfloat16::to_float(v.bits); }

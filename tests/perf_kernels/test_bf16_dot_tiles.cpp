@@ -1,0 +1,116 @@
+// kernels::bf16_dot_product_block (weight_format::bf16_compute) against its plain-loop definition, against the
+// hardware instruction where the CPU has AVX512-BF16 (the portable loop must be bit-identical to vdpbf16ps), and
+// against a double-precision dot product of the bf16-rounded operands.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "moe/cpu/kernels/bf16_dot_tiles.hpp"
+#include "moe/cpu/swiglu_kernels.hpp"
+#include "moe/cpu/thread_pool.hpp"
+
+namespace {
+
+using moe::bfloat16;
+namespace kernels = moe::cpu::kernels;
+
+// Values spread over 2^-20 .. 2^4 with random signs, plus some exact zeros, denormals and huge values, so the
+// flush-to-zero and rounding paths are exercised.
+std::vector<bfloat16> random_bf16(std::int64_t n, std::uint64_t seed, bool extremes) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<bfloat16> v(static_cast<std::size_t>(n));
+    for (auto& b : v) {
+        const int pick = static_cast<int>(rng() % 50);
+        if (extremes && pick == 0) b.bits = 0;
+        else if (extremes && pick == 1) b.bits = static_cast<std::uint16_t>(0x0001u + rng() % 0x7f);  // denormal
+        else if (extremes && pick == 2) b = bfloat16(normal(rng) * 1e30f);
+        else b = bfloat16(normal(rng) * std::ldexp(1.0f, static_cast<int>(rng() % 25) - 20));
+    }
+    return v;
+}
+
+double exact_dot(const bfloat16* x, const bfloat16* w, std::int64_t k) {
+    double s = 0;
+    for (std::int64_t d = 0; d < k; ++d) s += double(moe::to_float(x[d])) * double(moe::to_float(w[d]));
+    return s;
+}
+
+void check_block(std::int64_t tokens, std::int64_t rows, std::int64_t k, bool extremes) {
+    const auto seed = static_cast<std::uint64_t>(tokens * 1000 + rows * 10 + k);
+    const auto x = random_bf16(tokens * k, 1 + seed, extremes);
+    const auto w = random_bf16(rows * k, 2 + seed, extremes);
+    const std::int64_t stride = rows + 3;
+    for (bool portable : {false, true}) {
+        std::vector<float> out(static_cast<std::size_t>(tokens * stride), -123.0f);
+        kernels::bf16_dot_product_block(x.data(), k, tokens, w.data(), k, rows, k, out.data(), stride, portable);
+        for (std::int64_t t = 0; t < tokens; ++t) {
+            for (std::int64_t r = 0; r < rows; ++r) {
+                const float got = out[static_cast<std::size_t>(t * stride + r)];
+                const float want = kernels::bf16_dot_product_reference(x.data() + t * k, w.data() + r * k, k);
+                // Bit-identical to the definition: on the portable path by construction, on the vdpbf16ps path
+                // because the instruction computes exactly this order (checked here on every CPU that has it).
+                INFO("tokens " << tokens << " rows " << rows << " k " << k << " portable " << portable);
+                REQUIRE(std::bit_cast<std::uint32_t>(got) == std::bit_cast<std::uint32_t>(want));
+                if (!extremes) {
+                    double magnitude = 0;
+                    for (std::int64_t d = 0; d < k; ++d)
+                        magnitude += std::abs(double(moe::to_float(x[t * k + d])) * double(moe::to_float(w[r * k + d])));
+                    // fp32 accumulation of exact products: error ≤ (k/16 + 4) · 2^-24 · Σ|products| (lane chains + tree).
+                    const double bound = (double(k) / 16 + 6) * std::ldexp(1.0, -24) * magnitude + 1e-30;
+                    REQUIRE(std::abs(double(got) - exact_dot(x.data() + t * k, w.data() + r * k, k)) <= bound);
+                }
+            }
+            for (std::int64_t r = rows; r < stride; ++r) REQUIRE(out[static_cast<std::size_t>(t * stride + r)] == -123.0f);
+        }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("bf16 x bf16 tiles equal their definition for every tile shape and tail", "[perf_kernels]") {
+    INFO("vdpbf16ps path compiled in: " << kernels::bf16_dot_uses_avx512);
+    for (std::int64_t tokens : {1, 2, 3, 5, 6, 11}) {
+        for (std::int64_t rows : {1, 4, 9}) {
+            for (std::int64_t k : {1, 31, 32, 33, 96, 1024, 1040}) {
+                check_block(tokens, rows, k, false);
+                check_block(tokens, rows, k, true);
+            }
+        }
+    }
+}
+
+TEST_CASE("bf16_compute products round activations to bf16 and are thread-count independent", "[perf_kernels]") {
+    constexpr std::int64_t D = 96, F = 200, tokens = 7;
+    std::mt19937_64 rng(5);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> x(static_cast<std::size_t>(tokens * D));
+    for (auto& v : x) v = normal(rng);
+    const auto w_bits = random_bf16(F * D, 6, false);
+    std::vector<moe::bfloat16_compute> w(w_bits.size());
+    for (std::size_t i = 0; i < w.size(); ++i) w[i].bits = w_bits[i].bits;
+    const moe::matrix_view<const float> xv{x.data(), tokens, D};
+    const moe::matrix_view<const moe::bfloat16_compute> wv{w.data(), F, D};
+    std::vector<float> y1(static_cast<std::size_t>(tokens * F)), y2(y1.size());
+    moe::cpu::thread_pool p1(1), p2(2);
+    for (auto* y : {&y1, &y2}) {
+        auto& pool = y == &y1 ? p1 : p2;
+        pool.parallel_for((F + 63) / 64, [&](std::int64_t item) {
+            const std::int64_t first = item * 64;
+            moe::cpu::small_batch_product<moe::bfloat16_compute>(xv, wv, first, std::min<std::int64_t>(64, F - first),
+                                                                 y->data() + first, F);
+        });
+    }
+    REQUIRE(y1 == y2);
+    for (std::int64_t t = 0; t < tokens; ++t) {
+        std::vector<bfloat16> rounded(static_cast<std::size_t>(D));
+        for (std::int64_t d = 0; d < D; ++d) rounded[static_cast<std::size_t>(d)] = bfloat16(x[static_cast<std::size_t>(t * D + d)]);
+        for (std::int64_t f = 0; f < F; ++f) {
+            const float want = kernels::bf16_dot_product_reference(rounded.data(), w_bits.data() + f * D, D);
+            REQUIRE(y1[static_cast<std::size_t>(t * F + f)] == want);
+        }
+    }
+}
