@@ -175,8 +175,12 @@ void touch_mapping(const std::filesystem::path& file) {
 
 template <class Model>
 int run(const std::filesystem::path& dir, int threads, const std::string& logits_path) {
-    auto model = moe::load_model<Model>(dir, {.max_positions = prompt_tokens + decode_tokens + 8});
-    touch_mapping(dir / "model.safetensors");
+    // Weights read into transparent huge pages (load_options::memory) unless MOE_BENCH_MAPPED=1 asks for the
+    // plain file mapping; either way every page is resident before timing.
+    const bool mapped = std::getenv("MOE_BENCH_MAPPED") != nullptr && std::string(std::getenv("MOE_BENCH_MAPPED")) == "1";
+    auto model = moe::load_model<Model>(dir, {.max_positions = prompt_tokens + decode_tokens + 8,
+                                              .memory = mapped ? moe::io::file_memory::mapped : moe::io::file_memory::huge_pages});
+    if (mapped) touch_mapping(dir / "model.safetensors");
     moe::cpu::thread_pool pool(threads);
     std::vector<std::int32_t> prompt(prompt_tokens);
     for (int i = 0; i < prompt_tokens; ++i) prompt[static_cast<std::size_t>(i)] = (i * 7919 + 13) % V;

@@ -167,3 +167,33 @@ TEST_CASE("checkpoint errors: a corrupt shard is reported with the shard's name"
     expect_checkpoint_error(dir.path(), {"model-00002-of-00002.safetensors", "tensor 'model.layers.0.mlp.expert_ids'",
                                          "data offsets [0, 24) run past the data section (16 bytes)"});
 }
+
+TEST_CASE("file_memory::huge_pages holds the same bytes as the mapping, read-only and in place", "[io][checkpoint]") {
+    temp_dir dir;
+    write_sharded(dir);
+    const moe::io::checkpoint mapped(dir.path());
+    const moe::io::checkpoint read(dir.path(), moe::io::file_memory::huge_pages);
+    REQUIRE(read.tensor_names() == mapped.tensor_names());
+    for (const auto& name : mapped.tensor_names()) {
+        const auto a = mapped.require(name), b = read.require(name);
+        INFO(name);
+        REQUIRE(a.bytes.size() == b.bytes.size());
+        CHECK(std::equal(a.bytes.begin(), a.bytes.end(), b.bytes.begin()));
+        CHECK(a.bytes.data() != b.bytes.data());  // its own copy, not the file mapping
+    }
+    // Weights are still used in place (no conversion copy) from the read-in bytes.
+    const auto fused = moe::io::load_tensor<float>(read.require("model.layers.0.mlp.experts.gate_up_proj"));
+    CHECK(fused.in_place());
+    CHECK(fused.matrix(1)(0, 0) == 208.0f);
+    // Large files too: a 5 MiB tensor spans whole huge pages and a partial one.
+    std::vector<float> big(5 * 1024 * 256 + 3);
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(i % 1000);
+    write_safetensors(dir / "big.safetensors", {{"big", "F32", {static_cast<std::int64_t>(big.size())}, bytes_of(big)}}, {});
+    const moe::io::checkpoint big_read(dir / "big.safetensors", moe::io::file_memory::huge_pages);
+    const auto loaded = moe::io::load_tensor<float>(big_read.require("big"));
+    REQUIRE(loaded.numel() == static_cast<std::int64_t>(big.size()));
+    CHECK(std::equal(big.begin(), big.end(), loaded.span().begin()));
+    // Errors are the same: a missing file names itself.
+    REQUIRE_THROWS_WITH(moe::io::checkpoint(dir / "absent.safetensors", moe::io::file_memory::huge_pages),
+                        Contains("absent.safetensors"));
+}

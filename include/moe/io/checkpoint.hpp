@@ -32,7 +32,9 @@ inline constexpr std::string_view index_file_name = "model.safetensors.index.jso
 
 class checkpoint {
    public:
-    explicit checkpoint(const std::filesystem::path& path) : path_(path.string()) {
+    // `memory`: how every shard is held (see mapped_file.hpp): mapped in place, or read into huge pages.
+    explicit checkpoint(const std::filesystem::path& path, file_memory memory = file_memory::mapped)
+        : path_(path.string()), memory_(memory) {
         std::error_code error;
         if (std::filesystem::is_directory(path, error)) {
             if (std::filesystem::exists(path / single_file_name, error)) {
@@ -85,7 +87,7 @@ class checkpoint {
     const std::map<std::string, std::string, std::less<>>& metadata() const { return shards_.front().metadata(); }
 
    private:
-    void open_single(const std::filesystem::path& file) { shards_.emplace_back(file); }
+    void open_single(const std::filesystem::path& file) { shards_.emplace_back(file, memory_); }
 
     void open_index(const std::filesystem::path& file) {
         index_path_ = file.string();
@@ -127,7 +129,7 @@ class checkpoint {
                     throw detail::file_error(index_path_, "tensor '" + tensor + "': shard '" + shard_name +
                                                               "' does not exist (" + shard_path.string() + ")");
                 }
-                shards_.emplace_back(shard_path);
+                shards_.emplace_back(shard_path, memory_);
                 number = shard_numbers.emplace(shard_name, shards_.size() - 1).first;
             }
             if (!shards_[number->second].contains(tensor)) {
@@ -139,6 +141,7 @@ class checkpoint {
     }
 
     std::string path_;
+    file_memory memory_ = file_memory::mapped;
     std::string index_path_;
     std::vector<safetensors_file> shards_;
     std::map<std::string, std::size_t, std::less<>> index_;  // tensor name → shard position (sharded only)

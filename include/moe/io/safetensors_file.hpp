@@ -20,8 +20,8 @@ namespace moe::io {
 
 class safetensors_file {
    public:
-    explicit safetensors_file(const std::filesystem::path& path)
-        : mapping_(path), view_(mapping_.bytes(), mapping_.path()) {}
+    explicit safetensors_file(const std::filesystem::path& path, file_memory memory = file_memory::mapped)
+        : mapping_(path, memory), view_(mapping_.bytes(), mapping_.path()) {}
 
     safetensors_file(safetensors_file&&) noexcept = default;
     safetensors_file& operator=(safetensors_file&&) noexcept = default;

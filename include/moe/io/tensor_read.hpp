@@ -24,6 +24,7 @@
 
 #include "moe/io/checkpoint_error.hpp"
 #include "moe/io/dtype.hpp"
+#include "moe/io/mapped_file.hpp"
 #include "moe/io/tensor_info.hpp"
 #include "moe/precision/half_types.hpp"
 #include "moe/tensor/matrix_view.hpp"
@@ -175,7 +176,11 @@ loaded_tensor<T> load_tensor(const tensor_ref& ref) {
         // The mapping is read-only memory with no C++ objects in it; reading it as T is the usual mmap idiom.
         return {ref.shape(), reinterpret_cast<const T*>(ref.bytes.data()), ref.name(), std::string(ref.file)};
     }
-    std::vector<T> values(static_cast<std::size_t>(ref.numel()));
+    // Converted weights are streamed like mapped ones: let large ones fault in as huge pages (see mapped_file.hpp).
+    std::vector<T> values;
+    values.reserve(static_cast<std::size_t>(ref.numel()));
+    advise_huge_pages(values.data(), values.capacity() * sizeof(T));
+    values.resize(static_cast<std::size_t>(ref.numel()));
     copy_into<T>(ref, std::span<T>(values));
     return {ref.shape(), std::move(values), ref.name(), std::string(ref.file)};
 }

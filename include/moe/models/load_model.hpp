@@ -29,6 +29,10 @@ struct load_options {
     // Longest sequence the loaded model accepts; 0 = config.json's max_position_embeddings. Lower it to keep
     // KV caches small; it cannot exceed max_position_embeddings.
     std::int64_t max_positions = 0;
+    // How the checkpoint's bytes are held: mapped (default: in place from the file mapping, nothing read up front)
+    // or huge_pages (read into 2 MiB transparent huge pages at load: faster decode when it is bound by reading
+    // weights, see io/mapped_file.hpp and docs/performance.md).
+    io::file_memory memory = io::file_memory::mapped;
 };
 
 namespace loading {
@@ -36,7 +40,8 @@ namespace loading {
 // Owns the open checkpoint and every converted tensor; layers hold views into it.
 class tensor_store {
    public:
-    explicit tensor_store(const std::filesystem::path& directory) : checkpoint_(directory) {}
+    explicit tensor_store(const std::filesystem::path& directory, io::file_memory memory = io::file_memory::mapped)
+        : checkpoint_(directory, memory) {}
 
     bool contains(const std::string& name) const { return checkpoint_.find(name).has_value(); }
 
@@ -326,7 +331,7 @@ struct model_loader<cpu::causal_lm<L, Stacks...>> {
             throw config_error(config.file() + ": load_options.max_positions " + std::to_string(options.max_positions) +
                                " exceeds max_position_embeddings " + std::to_string(context_limit));
         }
-        auto store = std::make_shared<tensor_store>(directory);
+        auto store = std::make_shared<tensor_store>(directory, options.memory);
         context ctx{*store, config, L.family, {}};
         typename model::layers_type layers;
         int index = 0;
