@@ -9,6 +9,7 @@
 //                                                --logits writes the fp32 logits after the prompt (raw, V floats)
 //   bench_e2e --bandwidth THREADS               read bandwidth (GB/s) of a 1 GiB buffer
 //   bench_e2e --fma-peak THREADS                fp32 FMA peak (GFLOP/s): independent 512-bit (or widest) FMAs
+//   bench_e2e --bf16-dot-peak THREADS           bf16 dot-product peak (GFLOP/s): independent vdpbf16ps (0 without)
 //
 // MODEL: mixtral (width 1024, 16 layers, 16/4 heads, 8 experts of width 4096, top-2, vocabulary 32000: 1.72 B
 // parameters, 0.48 B active) or qwen2 (Qwen2-MoE-shaped: width 1024, 12 layers, 16/16 heads with q/k/v bias, 16
@@ -281,10 +282,48 @@ double fma_peak(int threads) {
     return best;
 }
 
+// bf16 dot-product peak (GFLOP/s, 2 per multiply-add): 12 independent vdpbf16ps chains per thread; 0 without
+// AVX512-BF16. The ceiling of weight_format::bf16_compute's products, as fma_peak is of the fp32 formats.
+double bf16_dot_peak(int threads) {
+#if defined(__AVX512BF16__)
+    constexpr long iterations = 20'000'000;
+    double best = 0;
+    for (int rep = 0; rep < 3; ++rep) {
+        std::vector<float> results(static_cast<std::size_t>(threads));
+        const auto start = clock_type::now();
+        std::vector<std::thread> workers;
+        for (int t = 0; t < threads; ++t) {
+            workers.emplace_back([&, t] {
+                __m512 acc[12];
+                for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(float(i + t));
+                const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(2e-3f));
+                const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-4f), _mm512_set1_ps(3e-4f));
+                for (long it = 0; it < iterations; ++it)
+                    for (int i = 0; i < 12; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+                __m512 s = acc[0];
+                for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
+                alignas(64) float lanes_out[16];
+                _mm512_store_ps(lanes_out, s);
+                results[static_cast<std::size_t>(t)] = lanes_out[0] + lanes_out[15];
+            });
+        }
+        for (auto& w : workers) w.join();
+        const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+        volatile float sink = results[0];
+        (void)sink;
+        best = std::max(best, 2.0 * 32.0 * 12.0 * double(iterations) * threads / seconds / 1e9);
+    }
+    return best;
+#else
+    (void)threads;
+    return 0.0;
+#endif
+}
+
 int usage() {
     std::fprintf(stderr,
                  "usage: bench_e2e --write MODEL DIR | --run MODEL PRECISION DIR THREADS [--logits FILE] | "
-                 "--bandwidth THREADS | --fma-peak THREADS   (MODEL: mixtral|qwen2, PRECISION: fp32|bf16|bf16_compute)\n");
+                 "--bandwidth THREADS | --fma-peak THREADS | --bf16-dot-peak THREADS   (MODEL: mixtral|qwen2, PRECISION: fp32|bf16|bf16_compute)\n");
     return 2;
 }
 
@@ -295,6 +334,7 @@ int main(int argc, char** argv) {
     if (a.size() == 3 && a[0] == "--write") return write_checkpoint(a[1], a[2]);
     if (a.size() == 2 && a[0] == "--bandwidth") return std::printf("%.2f\n", read_bandwidth(std::stoi(a[1]))) < 0;
     if (a.size() == 2 && a[0] == "--fma-peak") return std::printf("%.1f\n", fma_peak(std::stoi(a[1]))) < 0;
+    if (a.size() == 2 && a[0] == "--bf16-dot-peak") return std::printf("%.1f\n", bf16_dot_peak(std::stoi(a[1]))) < 0;
     if ((a.size() == 5 || a.size() == 7) && a[0] == "--run") {
         const std::string logits = a.size() == 7 && a[5] == "--logits" ? a[6] : "";
         const int threads = std::stoi(a[4]);

@@ -145,7 +145,8 @@ def llama_child(gguf_path, threads, logits_path):
     import ctypes
     import llama_cpp
     llm = llama_cpp.Llama(model_path=gguf_path, n_ctx=PROMPT + DECODE + 16, n_batch=512, n_ubatch=512,
-                          n_threads=threads, n_threads_batch=threads, use_mmap=True, verbose=False)
+                          n_threads=threads, n_threads_batch=threads,
+                          use_mmap=os.environ.get("MOE_LLAMA_MMAP", "1") == "1", verbose=False)
     ctx = llm._ctx.ctx
     mem = llama_cpp.llama_get_memory(ctx)
     prompt = [(i * 7919 + 13) % V for i in range(PROMPT)]
@@ -207,7 +208,7 @@ def main():
     ap.add_argument("--markdown")
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--models", default="mixtral,qwen2")
-    ap.add_argument("--precisions", default="bf16,fp32")
+    ap.add_argument("--precisions", default="bf16_compute,bf16,fp32")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--llama-child", nargs=3, metavar=("GGUF", "THREADS", "LOGITS"))
     args = ap.parse_args()
@@ -225,6 +226,8 @@ def main():
 
     bench = args.bench
     peaks = {t: float(run([bench, "--fma-peak", str(t)])[0]) for t in map(int, args.threads.split(","))}
+    # bf16_compute's products run on vdpbf16ps: its ceiling is the bf16 dot-product peak (2x the FMA peak).
+    dot_peaks = {t: float(run([bench, "--bf16-dot-peak", str(t)])[0]) for t in map(int, args.threads.split(","))}
     rows = []
     for model in args.models.split(","):
         d = os.path.join(args.work, model)
@@ -232,10 +235,12 @@ def main():
         if not os.path.exists(st):
             subprocess.run([bench, "--write", model, d], check=True)
         for precision in args.precisions.split(","):
-            g = os.path.join(d, f"model-{precision}.gguf")
+            # bf16_compute (bf16 x bf16 products) runs next to llama.cpp's BF16 model, which multiplies the same way.
+            file_precision = "bf16" if precision == "bf16_compute" else precision
+            g = os.path.join(d, f"model-{file_precision}.gguf")
             if have_llama and not os.path.exists(g):
                 print(f"writing {g}", file=sys.stderr)
-                write_gguf(model, st, g + ".tmp", precision)
+                write_gguf(model, st, g + ".tmp", file_precision)
                 os.replace(g + ".tmp", g)
             for threads in map(int, args.threads.split(",")):
                 best = {"ours": None, "llama": None}
@@ -260,7 +265,10 @@ def main():
                         bw.append(float(run([bench, "--bandwidth", str(threads)])[0]))
                 o, l = best["ours"], best["llama"]
                 row = dict(model=model, precision=precision, threads=threads, ours=o, llama=l,
-                           bandwidth=max(bw), peak=peaks[threads])
+                           bandwidth=max(bw), peak=peaks[threads],
+                           peak_name="FMA" if precision != "bf16_compute" or not dot_peaks[threads] else "bf16 dot")
+                if row["peak_name"] == "bf16 dot":
+                    row["peak"] = dot_peaks[threads]
                 if l is not None:
                     lo = np.fromfile(os.path.join(d, f"logits-ours-{precision}.f32"), dtype=np.float32)
                     ll = np.fromfile(os.path.join(d, f"logits-llama-{precision}.f32"), dtype=np.float32)
@@ -278,7 +286,7 @@ def main():
                       file=sys.stderr, flush=True)
 
     lines = ["| model | weights | threads | prefill tok/s: ours | llama.cpp | ours / llama.cpp | prefill GFLOP/s "
-             "(% of FMA peak) | decode tok/s: ours | llama.cpp | ours / llama.cpp | decode GB/s (% of read "
+             "(% of peak) | decode tok/s: ours | llama.cpp | ours / llama.cpp | decode GB/s (% of read "
              "bandwidth) | greedy tokens equal / max logit diff |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -291,7 +299,7 @@ def main():
         rd = f"**{o['decode'] / l['decode']:.2f}×**" if l else "–"
         agree = f"{r['same_tokens']}/{DECODE} / {r['logit_diff']:.2g} (of {r['logit_scale']:.2g})" if l else "–"
         lines.append(f"| {r['model']} | {r['precision']} | {r['threads']} | {o['prefill']:.1f} | {lp} | {rp} | "
-                     f"{gflops:.0f} ({100 * gflops / r['peak']:.0f}% of {r['peak']:.0f}) | {o['decode']:.1f} | {ld} | {rd} | "
+                     f"{gflops:.0f} ({100 * gflops / r['peak']:.0f}% of {r['peak_name']} {r['peak']:.0f}) | {o['decode']:.1f} | {ld} | {rd} | "
                      f"{gbs:.1f} ({100 * gbs / r['bandwidth']:.0f}% of {r['bandwidth']:.1f}) | {agree} |")
     text = "\n".join(lines) + "\n"
     print(text)

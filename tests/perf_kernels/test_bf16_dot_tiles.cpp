@@ -109,8 +109,86 @@ TEST_CASE("bf16_compute products round activations to bf16 and are thread-count 
         std::vector<bfloat16> rounded(static_cast<std::size_t>(D));
         for (std::int64_t d = 0; d < D; ++d) rounded[static_cast<std::size_t>(d)] = bfloat16(x[static_cast<std::size_t>(t * D + d)]);
         for (std::int64_t f = 0; f < F; ++f) {
-            const float want = kernels::bf16_dot_product_reference(rounded.data(), w_bits.data() + f * D, D);
+            // 7 tokens: the bf16 GEMM's order (one chain of pairs); its first 3 tokens alone: the dot tiles' order.
+            const float want = kernels::bf16_gemm_reference(x.data() + t * D, w_bits.data() + f * D, D);
             REQUIRE(y1[static_cast<std::size_t>(t * F + f)] == want);
+            if (t < 3) {
+                const float dot = kernels::bf16_dot_product_reference(rounded.data(), w_bits.data() + f * D, D);
+                float mine[3];
+                moe::cpu::small_batch_product<moe::bfloat16_compute>({x.data(), 3, D}, wv, f, 1, mine, 1);
+                REQUIRE(mine[t] == dot);
+            }
         }
     }
+}
+
+TEST_CASE("bf16 x bf16 GEMM tiles equal their definition for every tile shape, odd K and padding", "[perf_kernels]") {
+    for (std::int64_t tokens : {5, 16, 17, 33, 40, 56}) {
+        for (std::int64_t rows : {1, 8, 9, 16, 17}) {
+            for (std::int64_t k : {1, 2, 31, 64, 257}) {
+                const auto seed = static_cast<std::uint64_t>(tokens * 10000 + rows * 100 + k);
+                std::mt19937_64 rng(seed);
+                std::normal_distribution<float> normal(0.0f, 1.0f);
+                std::vector<float> x(static_cast<std::size_t>(tokens * k));
+                for (auto& v : x) v = normal(rng);
+                // The weight matrix ends exactly at the end of its allocation: an odd K must not read past it.
+                const auto w = random_bf16(rows * k, seed + 1, false);
+                const std::int64_t np = kernels::padded_tokens(tokens);
+                std::vector<std::uint32_t> xp(static_cast<std::size_t>(kernels::bf16_pairs(k) * np), 0xdeadbeefu);
+                kernels::pack_bf16_pairs(x.data(), k, tokens, k, xp.data());
+                for (bool portable : {false, true}) {
+                    std::vector<float> ct(static_cast<std::size_t>(rows * np), -5.0f);
+                    kernels::bf16_gemm_block_transposed(xp.data(), np, w.data(), k, rows, k, ct.data(), portable);
+                    for (std::int64_t r = 0; r < rows; ++r)
+                        for (std::int64_t t = 0; t < np; ++t) {
+                            const float got = ct[static_cast<std::size_t>(r * np + t)];
+                            INFO("tokens " << tokens << " rows " << rows << " k " << k << " portable " << portable);
+                            if (t >= tokens) {
+                                REQUIRE(got == 0.0f);  // padded tokens are zero
+                                continue;
+                            }
+                            const float want = kernels::bf16_gemm_reference(x.data() + t * k, w.data() + r * k, k);
+                            REQUIRE(std::bit_cast<std::uint32_t>(got) == std::bit_cast<std::uint32_t>(want));
+                        }
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("bf16_compute products above 4 tokens run the bf16 GEMM and match the packed SwiGLU path", "[perf_kernels]") {
+    constexpr std::int64_t D = 66, F = 130, tokens = 9;
+    std::mt19937_64 rng(8);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> x(static_cast<std::size_t>(tokens * D));
+    for (auto& v : x) v = normal(rng);
+    auto to_compute = [](const std::vector<bfloat16>& b) {
+        std::vector<moe::bfloat16_compute> c(b.size());
+        for (std::size_t i = 0; i < b.size(); ++i) c[i].bits = b[i].bits;
+        return c;
+    };
+    const auto gate_bits = random_bf16(F * D, 9, false), up_bits = random_bf16(F * D, 10, false);
+    const auto gate = to_compute(gate_bits), up = to_compute(up_bits);
+    const moe::matrix_view<const moe::bfloat16_compute> gv{gate.data(), F, D}, uv{up.data(), F, D};
+    // Unpacked: small_batch_product per block (packs per call); packed: gate_up_block_packed (packs once).
+    std::vector<float> g(static_cast<std::size_t>(tokens * F)), u(g.size());
+    moe::cpu::small_batch_product<moe::bfloat16_compute>({x.data(), tokens, D}, gv, 0, F, g.data(), F);
+    moe::cpu::small_batch_product<moe::bfloat16_compute>({x.data(), tokens, D}, uv, 0, F, u.data(), F);
+    for (std::int64_t t = 0; t < tokens; ++t)
+        for (std::int64_t f = 0; f < F; ++f)
+            REQUIRE(g[static_cast<std::size_t>(t * F + f)] ==
+                    kernels::bf16_gemm_reference(x.data() + t * D, gate_bits.data() + f * D, D));
+    using packing = moe::cpu::packed_activations<moe::bfloat16_compute>;
+    const std::int64_t np = kernels::padded_tokens(tokens);
+    std::vector<std::uint32_t> xp(static_cast<std::size_t>(packing::rows_for(D) * np)), act(static_cast<std::size_t>(packing::rows_for(F) * np));
+    moe::cpu::pack_activations<moe::bfloat16_compute>({x.data(), tokens, D}, xp.data());
+    for (std::int64_t first = 0; first < F; first += 64)
+        moe::cpu::gate_up_block_packed<moe::bfloat16_compute>(xp.data(), tokens, gv, uv, first, std::min<std::int64_t>(64, F - first), act.data());
+    for (std::int64_t f = 0; f < F; ++f)
+        for (std::int64_t t = 0; t < tokens; ++t) {
+            const float gf = g[static_cast<std::size_t>(t * F + f)], uf = u[static_cast<std::size_t>(t * F + f)];
+            const std::uint16_t want = bfloat16::from_float(moe::cpu::silu(gf) * uf);
+            const std::uint32_t word = act[static_cast<std::size_t>(f / 2 * np + t)];
+            REQUIRE(static_cast<std::uint16_t>(f % 2 == 0 ? word & 0xffffu : word >> 16) == want);
+        }
 }

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "moe/config/precision.hpp"
 #include "moe/cpu/swiglu_kernels.hpp"
@@ -59,9 +60,26 @@ class dense_mlp {
         require_shape("dense_mlp::forward", "x", x, x.rows, D);
         require_shape("dense_mlp::forward", "y", y, x.rows, D);
         if (x.rows == 0) return;
-        activation_.resize(x.rows, F);  // (T, F)
         constexpr std::int64_t gate_up_blocks = (F + weight_rows_per_item - 1) / weight_rows_per_item;
         constexpr std::int64_t down_blocks = (D + weight_rows_per_item - 1) / weight_rows_per_item;
+        if (uses_packed_gemm<storage>(x.rows)) {  // prefill: GEMM tiles over packed activations
+            const std::int64_t n = x.rows, np = kernels::padded_tokens(n);
+            packed_x_.resize(static_cast<std::size_t>(packing::rows_for(D) * np));    // (·D, np)
+            packed_act_.resize(static_cast<std::size_t>(packing::rows_for(F) * np));  // (·F, np)
+            pack_activations<storage>(x, packed_x_.data());
+            pool.parallel_for(gate_up_blocks, [&](std::int64_t item) {
+                const std::int64_t first = item * weight_rows_per_item;
+                gate_up_block_packed<storage>(packed_x_.data(), n, weights_.gate, weights_.up, first,
+                                              std::min(weight_rows_per_item, F - first), packed_act_.data());
+            });
+            pool.parallel_for(down_blocks, [&](std::int64_t item) {
+                const std::int64_t first = item * weight_rows_per_item;
+                down_block_packed<storage>(packed_act_.data(), n, weights_.down, first,
+                                           std::min(weight_rows_per_item, D - first), y);
+            });
+            return;
+        }
+        activation_.resize(x.rows, F);  // (T, F)
         pool.parallel_for(gate_up_blocks, [&](std::int64_t item) {
             const std::int64_t first = item * weight_rows_per_item;
             gate_up_block<storage>(x, weights_.gate, weights_.up, first, std::min(weight_rows_per_item, F - first),
@@ -82,7 +100,10 @@ class dense_mlp {
 
    private:
     swiglu_weights<storage> weights_;
-    host_matrix<float> activation_;  // (T, F)
+    host_matrix<float> activation_;  // (T, F)   decode
+    using packing = packed_activations<storage>;
+    std::vector<typename packing::element> packed_x_;    // prefill: x packed, (rows_for(D), np)
+    std::vector<typename packing::element> packed_act_;  // prefill: activations packed, (rows_for(F), np)
 };
 
 }  // namespace moe::cpu

@@ -2,8 +2,9 @@
 //
 // W uses the nn.Linear layout (out_features, in_features), so checkpoint tensors are used in place. The work is
 // split into fixed blocks of weight_rows_per_item rows of W (output columns); each block is multiplied by
-// small_batch_product (swiglu_kernels.hpp: register tiles reading weights in their storage format, or Eigen for
-// fp32 prefill). Blocks depend on the shapes only, so the result is bit-identical for any thread count.
+// small_batch_product (swiglu_kernels.hpp: dot-product register tiles reading weights in their storage format for
+// up to 4 tokens), or, for more tokens, by the GEMM tiles over x packed transposed once per call
+// (kernels/gemm_tiles.hpp). Blocks depend on the shapes only, so the result is bit-identical for any thread count.
 #pragma once
 
 #include <algorithm>
@@ -43,6 +44,32 @@ void linear(matrix_view<const float> x, matrix_view<const Storage> weight, matri
     if (x.rows == 0 || weight.rows == 0) return;
     const std::int64_t out = weight.rows;
     const std::int64_t blocks = (out + weight_rows_per_item - 1) / weight_rows_per_item;
+    if (uses_packed_gemm<Storage>(x.rows)) {
+        // Prefill: pack x transposed once (the calling thread's buffer, read by every block), then each block runs
+        // the GEMM tiles into its own transposed result and scatters it into y.
+        const std::int64_t np = kernels::padded_tokens(x.rows);
+        using packing = packed_activations<Storage>;
+        thread_local std::vector<typename packing::element> xt;  // (rows_for(in), np)
+        const auto packed_size = static_cast<std::size_t>(packing::rows_for(x.cols) * np);
+        if (xt.size() < packed_size) xt.resize(packed_size);
+        pack_activations<Storage>(x, xt.data());
+        const auto* packed = xt.data();
+        pool.parallel_for(blocks, [&](std::int64_t item) {
+            const std::int64_t first = item * weight_rows_per_item;
+            const std::int64_t rows = std::min(weight_rows_per_item, out - first);
+            thread_local std::vector<float> ct;  // (rows, np)
+            if (static_cast<std::int64_t>(ct.size()) < rows * np) ct.resize(static_cast<std::size_t>(rows * np));
+            packing::multiply(packed, np, weight, first, rows, ct.data());
+            for (std::int64_t t = 0; t < x.rows; ++t) {
+                float* row = y.row(t) + first;
+                for (std::int64_t r = 0; r < rows; ++r) {
+                    const float b = bias.data != nullptr ? to_float(bias.data[first + r]) : 0.0f;
+                    row[r] = ct[static_cast<std::size_t>(r * np + t)] + b;
+                }
+            }
+        });
+        return;
+    }
     pool.parallel_for(blocks, [&](std::int64_t item) {
         const std::int64_t first = item * weight_rows_per_item;
         linear_block<Storage>(x, weight, bias, first, std::min(weight_rows_per_item, out - first), y);

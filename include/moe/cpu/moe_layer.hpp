@@ -80,7 +80,9 @@ class moe_layer {
         }
     }
 
-    // Gathers each expert's tokens, then runs gate/up and down as fixed row-block work items.
+    // Gathers each expert's tokens, then runs gate/up and down as fixed row-block work items. An expert with more
+    // than small_batch_tokens tokens runs the GEMM tiles over its tokens packed transposed (packed once per
+    // expert, before the blocks); one with fewer runs the dot-product tiles (bound by reading its weights).
     void run_experts(matrix_view<const float> x, thread_pool& pool) {
         const std::int64_t rows = plan_.tokens * K;
         grouped_x_.resize(rows, D);
@@ -92,34 +94,79 @@ class moe_layer {
         grouped_y_.resize(rows, D);           // (T·K, D)
 
         active_experts_.clear();
+        packed_offset_.assign(static_cast<std::size_t>(E) + 1, 0);
         for (std::int32_t e = 0; e < E; ++e) {
-            if (plan_.tokens_per_expert[e] > 0) active_experts_.push_back(e);
+            const std::int64_t n = plan_.tokens_per_expert[e];
+            if (n > 0) active_experts_.push_back(e);
+            packed_offset_[e + 1] = packed_offset_[e] + (uses_packed_gemm<storage>(n) ? kernels::padded_tokens(n) : 0);
         }
+        packed_x_.resize(static_cast<std::size_t>(packed_offset_[E] * packing::rows_for(D)));    // (·D, np) each
+        packed_act_.resize(static_cast<std::size_t>(packed_offset_[E] * packing::rows_for(F)));  // (·F, np) each
         const std::int64_t active = static_cast<std::int64_t>(active_experts_.size());
         constexpr std::int64_t gate_up_blocks = (F + weight_rows_per_item - 1) / weight_rows_per_item;
         constexpr std::int64_t down_blocks = (D + weight_rows_per_item - 1) / weight_rows_per_item;
 
+        pool.parallel_for(active, [&](std::int64_t item) {
+            const std::int32_t e = active_experts_[item];
+            if (is_packed(e)) pack_activations<storage>(expert_rows(grouped_x_, e), packed_x(e));
+        });
         pool.parallel_for(active * gate_up_blocks, [&](std::int64_t item) {
             const std::int32_t e = active_experts_[item / gate_up_blocks];
             const std::int64_t first = (item % gate_up_blocks) * weight_rows_per_item;
-            gate_up_block<storage>(expert_rows(grouped_x_, e), weights_.experts[e].gate, weights_.experts[e].up, first,
-                                   std::min(weight_rows_per_item, F - first), expert_rows(grouped_activation_, e));
+            const std::int64_t count = std::min(weight_rows_per_item, F - first);
+            const auto& w = weights_.experts[e];
+            if (is_packed(e)) {
+                gate_up_block_packed<storage>(packed_x(e), plan_.tokens_per_expert[e], w.gate, w.up, first, count,
+                                              packed_act(e));
+            } else {
+                gate_up_block<storage>(expert_rows(grouped_x_, e), w.gate, w.up, first, count,
+                                       expert_rows(grouped_activation_, e));
+            }
         });
         pool.parallel_for(active * down_blocks, [&](std::int64_t item) {
             const std::int32_t e = active_experts_[item / down_blocks];
             const std::int64_t first = (item % down_blocks) * weight_rows_per_item;
-            down_block<storage>(expert_rows(grouped_activation_, e), weights_.experts[e].down, first,
-                                std::min(weight_rows_per_item, D - first), expert_rows(grouped_y_, e));
+            const std::int64_t count = std::min(weight_rows_per_item, D - first);
+            if (is_packed(e)) {
+                down_block_packed<storage>(packed_act(e), plan_.tokens_per_expert[e], weights_.experts[e].down, first,
+                                           count, expert_rows(grouped_y_, e));
+            } else {
+                down_block<storage>(expert_rows(grouped_activation_, e), weights_.experts[e].down, first, count,
+                                    expert_rows(grouped_y_, e));
+            }
         });
     }
+
+    using packing = packed_activations<storage>;
+    using packed_element = typename packing::element;
+    bool is_packed(std::int32_t e) const { return packed_offset_[e + 1] > packed_offset_[e]; }
+    packed_element* packed_x(std::int32_t e) { return packed_x_.data() + packed_offset_[e] * packing::rows_for(D); }
+    packed_element* packed_act(std::int32_t e) { return packed_act_.data() + packed_offset_[e] * packing::rows_for(F); }
 
     // The shared FFN over all tokens, same kernels, no gather.
     void run_shared_expert(matrix_view<const float> x, thread_pool& pool) {
         const std::int64_t T = x.rows;
-        shared_activation_.resize(T, S);  // (T, S)
-        shared_y_.resize(T, D);           // (T, D)
+        shared_y_.resize(T, D);  // (T, D)
         constexpr std::int64_t gate_up_blocks = (S + weight_rows_per_item - 1) / weight_rows_per_item;
         constexpr std::int64_t down_blocks = (D + weight_rows_per_item - 1) / weight_rows_per_item;
+        if (uses_packed_gemm<storage>(T)) {
+            const std::int64_t np = kernels::padded_tokens(T);
+            shared_packed_x_.resize(static_cast<std::size_t>(packing::rows_for(D) * np));    // (·D, np)
+            shared_packed_act_.resize(static_cast<std::size_t>(packing::rows_for(S) * np));  // (·S, np)
+            pack_activations<storage>(x, shared_packed_x_.data());
+            pool.parallel_for(gate_up_blocks, [&](std::int64_t item) {
+                const std::int64_t first = item * weight_rows_per_item;
+                gate_up_block_packed<storage>(shared_packed_x_.data(), T, weights_.shared.gate, weights_.shared.up, first,
+                                              std::min(weight_rows_per_item, S - first), shared_packed_act_.data());
+            });
+            pool.parallel_for(down_blocks, [&](std::int64_t item) {
+                const std::int64_t first = item * weight_rows_per_item;
+                down_block_packed<storage>(shared_packed_act_.data(), T, weights_.shared.down, first,
+                                           std::min(weight_rows_per_item, D - first), shared_y_.view());
+            });
+            return;
+        }
+        shared_activation_.resize(T, S);  // (T, S)
         pool.parallel_for(gate_up_blocks, [&](std::int64_t item) {
             const std::int64_t first = item * weight_rows_per_item;
             gate_up_block<storage>(x, weights_.shared.gate, weights_.shared.up, first,
@@ -176,6 +223,11 @@ class moe_layer {
     host_matrix<float> grouped_y_;           // (T·K, D)
     host_matrix<float> shared_activation_;   // (T, S)
     host_matrix<float> shared_y_;            // (T, D)
+    std::vector<std::int64_t> packed_offset_;  // (E + 1) first packed token column of each expert (0 width: not packed)
+    std::vector<packed_element> packed_x_;          // per packed expert e: its tokens, packed (rows_for(D), np_e)
+    std::vector<packed_element> packed_act_;        // per packed expert e: its activations, (rows_for(F), np_e)
+    std::vector<packed_element> shared_packed_x_;   // prefill: all tokens packed, (rows_for(D), np)
+    std::vector<packed_element> shared_packed_act_; // prefill: shared activations packed, (rows_for(S), np)
 };
 
 }  // namespace moe::cpu

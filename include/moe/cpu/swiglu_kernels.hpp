@@ -19,7 +19,9 @@
 #include "moe/config/precision.hpp"
 #include "moe/cpu/eigen_maps.hpp"
 #include "moe/cpu/kernels/bf16_dot_tiles.hpp"
+#include "moe/cpu/kernels/bf16_gemm_tiles.hpp"
 #include "moe/cpu/kernels/dot_tiles.hpp"
+#include "moe/cpu/kernels/gemm_tiles.hpp"
 
 namespace moe::cpu {
 
@@ -43,23 +45,71 @@ const_matrix_map widen_rows(matrix_view<const Storage> weight, std::int64_t firs
 
 inline float silu(float g) { return g / (1.0f + std::exp(-g)); }
 
-// Token counts up to this are "decode": bound by reading weights (kept for callers that branch on it).
+// Token counts up to this are "decode": bound by reading weights, computed by the dot-product tiles.
 inline constexpr std::int64_t small_batch_tokens = 4;
 
+// True when a product over n tokens runs a GEMM over packed activations (kernels/gemm_tiles.hpp, or
+// kernels/bf16_gemm_tiles.hpp for bf16_compute) rather than the dot-product tiles: more than small_batch_tokens.
+template <class Storage>
+constexpr bool uses_packed_gemm(std::int64_t n) {
+    return n > small_batch_tokens;
+}
+
+// Activations packed for the prefill GEMM of weights stored as Storage (np = kernels::padded_tokens(n)):
+//   fp32-activation formats: (K, np) floats, x transposed;
+//   bf16_compute:            (P, np) 32-bit words, x rounded to bf16 and transposed in pairs (P = (K + 1) / 2).
+template <class Storage>
+struct packed_activations {
+    static constexpr bool bf16_pairs = std::is_same_v<Storage, bfloat16_compute>;
+    using element = std::conditional_t<bf16_pairs, std::uint32_t, float>;
+
+    // Rows of the packed matrix for inner width k.
+    static constexpr std::int64_t rows_for(std::int64_t k) { return bf16_pairs ? kernels::bf16_pairs(k) : k; }
+
+    // x: (n, K) → packed (rows_for(K), np), zero-padded.
+    static void pack(matrix_view<const float> x, element* packed) {
+        if constexpr (bf16_pairs) kernels::pack_bf16_pairs(x.data, x.cols, x.rows, x.cols, packed);
+        else kernels::pack_transposed(x.data, x.cols, x.rows, x.cols, packed);
+    }
+
+    // ct (rows, np) = weight[first_row : first_row + rows] · x over all of weight's K columns.
+    static void multiply(const element* packed, std::int64_t np, matrix_view<const Storage> weight, std::int64_t first_row,
+                         std::int64_t rows, float* ct) {
+        if constexpr (bf16_pairs) {
+            kernels::bf16_gemm_block_transposed(packed, np, weight.row(first_row), weight.cols, rows, weight.cols, ct);
+        } else {
+            kernels::gemm_block_transposed(packed, np, weight.row(first_row), weight.cols, rows, weight.cols, ct);
+        }
+    }
+};
+
 // out(t, r - first_row) = Σ_d x(t, d) · weight(r, d) for r in [first_row, first_row + rows), any n.
-// kernels::dot_product_block: weights read in their storage format and widened in registers, AVX-512 register
-// tiles when compiled for it, a fixed summation order (see kernels/dot_tiles.hpp).
 // x:      (n, K)      tokens
 // weight: (R, K)      weights
 // out:    (n, rows)   written with row stride out_stride
-// fp32 weights with more than small_batch_tokens tokens (prefill) use Eigen's packed GEMM instead, measured faster
-// than the unpacked tiles there; bf16/fp16 use the tiles (no widened copy of the block); bf16_compute weights
-// round x to bf16 and use kernels::bf16_dot_product_block. Either way the result does not depend on the thread
-// count.
+// Up to small_batch_tokens tokens: dot-product register tiles reading the weights in their storage format —
+// kernels::dot_product_block (widened in registers, fp32 activations) or, for bf16_compute, x rounded to bf16 and
+// kernels::bf16_dot_product_block. More tokens: x packed for this call and multiplied by the GEMM tiles (callers
+// that run many row blocks over the same x pack it once instead, see gate_up_block_packed). Either way the
+// result does not depend on the thread count.
 template <class Storage>
 void small_batch_product(matrix_view<const float> x, matrix_view<const Storage> weight, std::int64_t first_row,
                          std::int64_t rows, float* out, std::int64_t out_stride) {
     if (x.rows == 0) return;
+    using packing = packed_activations<Storage>;
+    if (uses_packed_gemm<Storage>(x.rows)) {
+        const std::int64_t np = kernels::padded_tokens(x.rows);
+        thread_local std::vector<typename packing::element> packed;  // (rows_for(K), np)
+        thread_local std::vector<float> ct;                          // (rows, np)
+        const auto packed_size = static_cast<std::size_t>(packing::rows_for(x.cols) * np);
+        if (packed.size() < packed_size) packed.resize(packed_size);
+        if (static_cast<std::int64_t>(ct.size()) < rows * np) ct.resize(static_cast<std::size_t>(rows * np));
+        packing::pack(x, packed.data());
+        packing::multiply(packed.data(), np, weight, first_row, rows, ct.data());
+        for (std::int64_t t = 0; t < x.rows; ++t)
+            for (std::int64_t r = 0; r < rows; ++r) out[t * out_stride + r] = ct[static_cast<std::size_t>(r * np + t)];
+        return;
+    }
     if constexpr (std::is_same_v<Storage, bfloat16_compute>) {
         thread_local std::vector<bfloat16> rounded;  // (n, K) x rounded to bf16 (nearest even)
         const std::size_t count = static_cast<std::size_t>(x.rows * x.cols);
@@ -71,17 +121,67 @@ void small_batch_product(matrix_view<const float> x, matrix_view<const Storage> 
         }
         kernels::bf16_dot_product_block(rounded.data(), x.cols, x.rows, weight.row(first_row), weight.cols, rows,
                                         weight.cols, out, out_stride);
-        return;
+    } else {
+        kernels::dot_product_block<Storage>(x.data, x.cols, x.rows, weight.row(first_row), weight.cols, rows,
+                                            weight.cols, out, out_stride);
     }
-    if constexpr (std::is_same_v<Storage, float>) {
-        if (x.rows > small_batch_tokens) {
-            Eigen::Map<row_major_matrix, 0, Eigen::OuterStride<>> o(out, x.rows, rows, Eigen::OuterStride<>(out_stride));
-            o.noalias() = eigen_map(x) * const_matrix_map(weight.row(first_row), rows, weight.cols).transpose();
-            return;
+}
+
+// ---- prefill: activations packed once per product (packed_activations<Storage>), np = padded_tokens(n) ----
+
+// x: (n, K) → packed (rows_for(K), np); run once, before the row blocks that read it.
+template <class Storage>
+void pack_activations(matrix_view<const float> x, typename packed_activations<Storage>::element* packed) {
+    packed_activations<Storage>::pack(x, packed);
+}
+
+// xt:    packed tokens (n of them), (rows_for(D), np)
+// gate, up: (F, D) weights
+// act_t: packed (rows_for(F), np): features [first_row, first_row + rows) written with silu(gate · x) ⊙ (up · x),
+//        padded tokens 0 — already the packed input of the down projection. first_row must be even (blocks of
+//        weight_rows_per_item rows are), so bf16 pairs never straddle two blocks.
+template <class Storage>
+void gate_up_block_packed(const typename packed_activations<Storage>::element* xt, std::int64_t n,
+                          matrix_view<const Storage> gate, matrix_view<const Storage> up, std::int64_t first_row,
+                          std::int64_t rows, typename packed_activations<Storage>::element* act_t) {
+    using packing = packed_activations<Storage>;
+    const std::int64_t np = kernels::padded_tokens(n);
+    thread_local std::vector<float> g, u;  // (rows, np)
+    if (static_cast<std::int64_t>(g.size()) < rows * np) g.resize(static_cast<std::size_t>(rows * np)), u.resize(g.size());
+    packing::multiply(xt, np, gate, first_row, rows, g.data());
+    packing::multiply(xt, np, up, first_row, rows, u.data());
+    auto value = [&](std::int64_t r, std::int64_t t) {
+        return t < n && r < rows ? silu(g[static_cast<std::size_t>(r * np + t)]) * u[static_cast<std::size_t>(r * np + t)] : 0.0f;
+    };
+    if constexpr (packing::bf16_pairs) {
+        for (std::int64_t r = 0; r < rows; r += 2) {
+            std::uint32_t* out = act_t + (first_row + r) / 2 * np;
+            for (std::int64_t t = 0; t < np; ++t)
+                out[t] = std::uint32_t{bfloat16::from_float(value(r, t))} |
+                         (std::uint32_t{bfloat16::from_float(value(r + 1, t))} << 16);
+        }
+    } else {
+        for (std::int64_t r = 0; r < rows; ++r) {
+            float* out = act_t + (first_row + r) * np;
+            for (std::int64_t t = 0; t < np; ++t) out[t] = value(r, t);
         }
     }
-    kernels::dot_product_block<Storage>(x.data, x.cols, x.rows, weight.row(first_row), weight.cols, rows, weight.cols,
-                                        out, out_stride);
+}
+
+// act_t: packed SwiGLU activations of n tokens, (rows_for(F), np)
+// down:  (D, F)   weights
+// y:     (n, D)   columns [first_row, first_row + rows) are written
+template <class Storage>
+void down_block_packed(const typename packed_activations<Storage>::element* act_t, std::int64_t n,
+                       matrix_view<const Storage> down, std::int64_t first_row, std::int64_t rows, matrix_view<float> y) {
+    const std::int64_t np = kernels::padded_tokens(n);
+    thread_local std::vector<float> ct;  // (rows, np)
+    if (static_cast<std::int64_t>(ct.size()) < rows * np) ct.resize(static_cast<std::size_t>(rows * np));
+    packed_activations<Storage>::multiply(act_t, np, down, first_row, rows, ct.data());
+    for (std::int64_t t = 0; t < n; ++t) {
+        float* out = y.row(t) + first_row;
+        for (std::int64_t r = 0; r < rows; ++r) out[r] = ct[static_cast<std::size_t>(r * np + t)];
+    }
 }
 
 // x:          (n, D)   tokens

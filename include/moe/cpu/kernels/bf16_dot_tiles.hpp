@@ -60,7 +60,9 @@ void bf16_tile_portable(const bfloat16* const* x, const bfloat16* const* w, std:
                         std::int64_t out_stride, std::int64_t /*prefetch_ahead*/) {
     float acc[Rows][Tokens][bf16_pairs_per_step] = {};
     for (std::int64_t d = 0; d < k; d += bf16_step) {
+        MOE_UNROLL
         for (int r = 0; r < Rows; ++r)
+            MOE_UNROLL
             for (int t = 0; t < Tokens; ++t)
                 for (int l = 0; l < bf16_pairs_per_step; ++l) {
                     const std::int64_t e = d + 2 * l;
@@ -68,7 +70,9 @@ void bf16_tile_portable(const bfloat16* const* x, const bfloat16* const* w, std:
                                                   bits_at(w[r], e, k), bits_at(w[r], e + 1, k));
                 }
     }
+    MOE_UNROLL
     for (int r = 0; r < Rows; ++r)
+        MOE_UNROLL
         for (int t = 0; t < Tokens; ++t) out[t * out_stride + r] = tree_sum(acc[r][t]);
 }
 
@@ -79,12 +83,16 @@ inline void bf16_step_avx512(__m512 (&acc)[Rows][Tokens], const bfloat16* const*
                              std::int64_t d, std::int64_t k, std::int64_t prefetch_ahead) {
     __m512i wv[Rows];
     const __mmask32 keep = Tail ? static_cast<__mmask32>((std::uint64_t{1} << (k - d)) - 1) : ~__mmask32{0};
+    MOE_UNROLL
     for (int r = 0; r < Rows; ++r) wv[r] = Tail ? _mm512_maskz_loadu_epi16(keep, w[r] + d) : _mm512_loadu_si512(w[r] + d);
     if constexpr (!Tail && Tokens <= 2 && Rows > 1) {
+        MOE_UNROLL
         for (int r = 0; r < Rows; ++r) __builtin_prefetch(w[r] + d + prefetch_ahead, 0, 3);
     }
+    MOE_UNROLL
     for (int t = 0; t < Tokens; ++t) {
         const __m512i xv = Tail ? _mm512_maskz_loadu_epi16(keep, x[t] + d) : _mm512_loadu_si512(x[t] + d);
+        MOE_UNROLL
         for (int r = 0; r < Rows; ++r)
             acc[r][t] = _mm512_dpbf16_ps(acc[r][t], reinterpret_cast<__m512bh>(xv), reinterpret_cast<__m512bh>(wv[r]));
     }
@@ -94,12 +102,16 @@ template <int Rows, int Tokens>
 void bf16_tile_avx512(const bfloat16* const* x, const bfloat16* const* w, std::int64_t k, float* out,
                       std::int64_t out_stride, std::int64_t prefetch_ahead) {
     __m512 acc[Rows][Tokens];
+    MOE_UNROLL
     for (int r = 0; r < Rows; ++r)
+        MOE_UNROLL
         for (int t = 0; t < Tokens; ++t) acc[r][t] = _mm512_setzero_ps();
     const std::int64_t full = k - k % bf16_step;
     for (std::int64_t d = 0; d < full; d += bf16_step) bf16_step_avx512<Rows, Tokens, false>(acc, x, w, d, k, prefetch_ahead);
     if (full < k) bf16_step_avx512<Rows, Tokens, true>(acc, x, w, full, k, prefetch_ahead);
+    MOE_UNROLL
     for (int r = 0; r < Rows; ++r)
+        MOE_UNROLL
         for (int t = 0; t < Tokens; ++t) out[t * out_stride + r] = tree_sum(acc[r][t]);
 }
 #endif

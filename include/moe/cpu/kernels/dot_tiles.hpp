@@ -18,12 +18,23 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "moe/precision/half_types.hpp"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
+#endif
+
+// Fully unrolls a loop over a register tile's rows/tokens, so its accumulators stay in registers at -O2 as well
+// as at -O3 (GCC 12 at -O2 keeps them in memory otherwise: measured 2.3x slower).
+#if defined(__clang__)
+#define MOE_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define MOE_UNROLL _Pragma("GCC unroll 32")
+#else
+#define MOE_UNROLL
 #endif
 
 namespace moe::cpu::kernels {
@@ -64,13 +75,18 @@ void tile_portable(const float* const* x, const Storage* const* w, std::int64_t 
     float acc[Rows][Tokens][dot_lanes] = {};
     for (std::int64_t d = 0; d < k_vector; d += dot_lanes) {
         float wide[Rows][dot_lanes];
+        MOE_UNROLL
         for (int r = 0; r < Rows; ++r)
             for (int l = 0; l < dot_lanes; ++l) wide[r][l] = widen(w[r][d + l]);
+        MOE_UNROLL
         for (int r = 0; r < Rows; ++r)
+            MOE_UNROLL
             for (int t = 0; t < Tokens; ++t)
                 for (int l = 0; l < dot_lanes; ++l) acc[r][t][l] = fused_multiply_add(x[t][d + l], wide[r][l], acc[r][t][l]);
     }
+    MOE_UNROLL
     for (int r = 0; r < Rows; ++r)
+        MOE_UNROLL
         for (int t = 0; t < Tokens; ++t) {
             float sum = tree_sum(acc[r][t]);
             for (std::int64_t d = k_vector; d < k; ++d) sum = fused_multiply_add(x[t][d], widen(w[r][d]), sum);
@@ -88,7 +104,9 @@ inline __m512 load_wide(const Storage* p) {
         // shift intrinsics trip -Wuninitialized (their undefined passthrough operand) under -Werror.
         using u16x16 = std::uint16_t __attribute__((vector_size(32), aligned(2)));
         using u16x32 = std::uint16_t __attribute__((vector_size(64)));
-        const u16x16 bits = *reinterpret_cast<const u16x16*>(p), zero = {};
+        u16x16 bits;  // an unaligned load: clang does not honour aligned(2) on a vector typedef
+        std::memcpy(&bits, p, sizeof(bits));
+        const u16x16 zero = {};
         const u16x32 wide = __builtin_shufflevector(zero, bits, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23, 8,
                                                     24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
         return reinterpret_cast<const __m512&>(wide);
@@ -114,22 +132,30 @@ void tile_avx512(const float* const* x, const Storage* const* w, std::int64_t k,
                  std::int64_t prefetch_ahead) {
     const std::int64_t k_vector = k - k % dot_lanes;
     __m512 acc[Rows][Tokens];
+    MOE_UNROLL
     for (int r = 0; r < Rows; ++r)
+        MOE_UNROLL
         for (int t = 0; t < Tokens; ++t) acc[r][t] = _mm512_setzero_ps();
     for (std::int64_t d = 0; d < k_vector; d += dot_lanes) {
         __m512 wide[Rows];
+        MOE_UNROLL
         for (int r = 0; r < Rows; ++r) wide[r] = load_wide(w[r] + d);
         if constexpr (Tokens <= 2 && Rows > 1) {
             // Bound by reading weights: a tile's rows are short streams (a few KB) that the hardware prefetcher
             // does not get ahead of, so fetch the next tile's rows in lockstep.
+            MOE_UNROLL
             for (int r = 0; r < Rows; ++r) __builtin_prefetch(w[r] + d + prefetch_ahead, 0, 3);
         }
+        MOE_UNROLL
         for (int t = 0; t < Tokens; ++t) {
             const __m512 xv = _mm512_loadu_ps(x[t] + d);
+            MOE_UNROLL
             for (int r = 0; r < Rows; ++r) acc[r][t] = _mm512_fmadd_ps(xv, wide[r], acc[r][t]);
         }
     }
+    MOE_UNROLL
     for (int r = 0; r < Rows; ++r)
+        MOE_UNROLL
         for (int t = 0; t < Tokens; ++t) {
             float sum = tree_sum(acc[r][t]);
             for (std::int64_t d = k_vector; d < k; ++d) sum = fused_multiply_add(x[t][d], widen(w[r][d]), sum);
