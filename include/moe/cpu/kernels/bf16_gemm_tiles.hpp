@@ -161,13 +161,11 @@ inline void bf16_gemm_block_transposed(const std::uint32_t* xp, std::int64_t np,
         for (; r + 8 <= rows; r += 8) detail::bf16_gemm_tile<8, 2>(w + r * w_stride, w_stride, k, xp + t0, np, ct + r * np + t0, portable);
         for (; r < rows; ++r) detail::bf16_gemm_tile<1, 2>(w + r * w_stride, w_stride, k, xp + t0, np, ct + r * np + t0, portable);
     }
-    if (t0 + 16 <= np) {
+    if (np - t0 == 16) {
         std::int64_t r = 0;
         for (; r + 16 <= rows; r += 16) detail::bf16_gemm_tile<16, 1>(w + r * w_stride, w_stride, k, xp + t0, np, ct + r * np + t0, portable);
         for (; r < rows; ++r) detail::bf16_gemm_tile<1, 1>(w + r * w_stride, w_stride, k, xp + t0, np, ct + r * np + t0, portable);
-        t0 += 16;
-    }
-    if (t0 < np) {  // 8 tokens left
+    } else if (np - t0 == 8) {  // 8 tokens left
         std::int64_t r = 0;
         for (; r + 16 <= rows; r += 16) detail::bf16_gemm_tile8<16>(w + r * w_stride, w_stride, k, xp + t0, np, ct + r * np + t0, portable);
         for (; r < rows; ++r) detail::bf16_gemm_tile8<1>(w + r * w_stride, w_stride, k, xp + t0, np, ct + r * np + t0, portable);
