@@ -233,87 +233,79 @@ int run(const std::filesystem::path& dir, int threads, const std::string& logits
 
 double read_bandwidth(int threads) { return moe_bench::measure_read_bandwidth(threads); }
 
-// fp32 FMA peak: 12 independent accumulator registers per thread (enough to cover FMA latency × 2 pipes).
-double fma_peak(int threads) {
-    constexpr long iterations = 20'000'000;
+constexpr long peak_iterations = 20'000'000;
+
+// GFLOP/s of `kernel` (run on `threads` threads at once, each doing flops_per_thread and returning a value that
+// keeps its work alive): the best of 3.
+template <class Kernel>
+double peak_gflops(int threads, double flops_per_thread, Kernel kernel) {
     double best = 0;
     for (int rep = 0; rep < 3; ++rep) {
         std::vector<float> results(static_cast<std::size_t>(threads));
         const auto start = clock_type::now();
         std::vector<std::thread> workers;
-        for (int t = 0; t < threads; ++t) {
-            workers.emplace_back([&, t] {
-#if defined(__AVX512F__)
-                __m512 acc[12];
-                for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(float(i + t));
-                const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-                for (long it = 0; it < iterations; ++it)
-                    for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-                __m512 s = acc[0];
-                for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
-                alignas(64) float lanes_out[16];
-                _mm512_store_ps(lanes_out, s);
-                results[static_cast<std::size_t>(t)] = lanes_out[0] + lanes_out[15];
-#else
-                float acc[12][8];
-                for (int i = 0; i < 12; ++i)
-                    for (int l = 0; l < 8; ++l) acc[i][l] = float(i + t + l);
-                for (long it = 0; it < iterations; ++it)
-                    for (int i = 0; i < 12; ++i)
-                        for (int l = 0; l < 8; ++l) acc[i][l] = acc[i][l] * 0.999999f + 1e-7f;
-                float s = 0;
-                for (int i = 0; i < 12; ++i)
-                    for (int l = 0; l < 8; ++l) s += acc[i][l];
-                results[static_cast<std::size_t>(t)] = s;
-#endif
-            });
-        }
+        for (int t = 0; t < threads; ++t) workers.emplace_back([&, t] { results[static_cast<std::size_t>(t)] = kernel(t); });
         for (auto& w : workers) w.join();
         const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
         volatile float sink = results[0];
         (void)sink;
-#if defined(__AVX512F__)
-        constexpr double lanes = 16;
-#else
-        constexpr double lanes = 8;
-#endif
-        best = std::max(best, 2.0 * lanes * 12.0 * double(iterations) * threads / seconds / 1e9);
+        best = std::max(best, flops_per_thread * threads / seconds / 1e9);
     }
     return best;
+}
+
+#if defined(__AVX512F__)
+inline float first_and_last_lane(__m512 v) {
+    alignas(64) float lanes_out[16];
+    _mm512_store_ps(lanes_out, v);
+    return lanes_out[0] + lanes_out[15];
+}
+#endif
+
+// fp32 FMA peak: 12 independent accumulator registers per thread (enough to cover FMA latency × 2 pipes).
+double fma_peak(int threads) {
+#if defined(__AVX512F__)
+    return peak_gflops(threads, 2.0 * 16 * 12 * double(peak_iterations), [](int t) {
+        __m512 acc[12];
+        for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(float(i + t));
+        const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+        for (long it = 0; it < peak_iterations; ++it)
+            for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+        __m512 s = acc[0];
+        for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
+        return first_and_last_lane(s);
+    });
+#else
+    return peak_gflops(threads, 2.0 * 8 * 12 * double(peak_iterations), [](int t) {
+        float acc[12][8];
+        for (int i = 0; i < 12; ++i)
+            for (int l = 0; l < 8; ++l) acc[i][l] = float(i + t + l);
+        for (long it = 0; it < peak_iterations; ++it)
+            for (int i = 0; i < 12; ++i)
+                for (int l = 0; l < 8; ++l) acc[i][l] = acc[i][l] * 0.999999f + 1e-7f;
+        float s = 0;
+        for (int i = 0; i < 12; ++i)
+            for (int l = 0; l < 8; ++l) s += acc[i][l];
+        return s;
+    });
+#endif
 }
 
 // bf16 dot-product peak (GFLOP/s, 2 per multiply-add): 12 independent vdpbf16ps chains per thread; 0 without
 // AVX512-BF16. The ceiling of weight_format::bf16_compute's products, as fma_peak is of the fp32 formats.
 double bf16_dot_peak(int threads) {
 #if defined(__AVX512BF16__)
-    constexpr long iterations = 20'000'000;
-    double best = 0;
-    for (int rep = 0; rep < 3; ++rep) {
-        std::vector<float> results(static_cast<std::size_t>(threads));
-        const auto start = clock_type::now();
-        std::vector<std::thread> workers;
-        for (int t = 0; t < threads; ++t) {
-            workers.emplace_back([&, t] {
-                __m512 acc[12];
-                for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(float(i + t));
-                const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(2e-3f));
-                const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-4f), _mm512_set1_ps(3e-4f));
-                for (long it = 0; it < iterations; ++it)
-                    for (int i = 0; i < 12; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
-                __m512 s = acc[0];
-                for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
-                alignas(64) float lanes_out[16];
-                _mm512_store_ps(lanes_out, s);
-                results[static_cast<std::size_t>(t)] = lanes_out[0] + lanes_out[15];
-            });
-        }
-        for (auto& w : workers) w.join();
-        const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
-        volatile float sink = results[0];
-        (void)sink;
-        best = std::max(best, 2.0 * 32.0 * 12.0 * double(iterations) * threads / seconds / 1e9);
-    }
-    return best;
+    return peak_gflops(threads, 2.0 * 32 * 12 * double(peak_iterations), [](int t) {
+        __m512 acc[12];
+        for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(float(i + t));
+        const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(2e-3f));
+        const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-4f), _mm512_set1_ps(3e-4f));
+        for (long it = 0; it < peak_iterations; ++it)
+            for (int i = 0; i < 12; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+        __m512 s = acc[0];
+        for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
+        return first_and_last_lane(s);
+    });
 #else
     (void)threads;
     return 0.0;

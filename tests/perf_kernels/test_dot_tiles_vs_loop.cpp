@@ -11,30 +11,16 @@
 #include "moe/cpu/linear.hpp"
 #include "moe/cpu/swiglu_kernels.hpp"
 #include "moe/cpu/thread_pool.hpp"
+#include "kernel_test_support.hpp"
 
 namespace {
 
 template <class Storage>
-std::vector<Storage> random_weights(std::int64_t n, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    std::vector<Storage> w(static_cast<std::size_t>(n));
-    for (auto& v : w) {
-        if constexpr (std::is_same_v<Storage, float>) v = dist(rng);
-        else v = Storage(dist(rng));
-    }
-    return w;
-}
+std::vector<Storage> random_weights(std::int64_t n, std::uint64_t seed) { return moe_test::random_values<Storage>(n, seed); }
 
-std::vector<float> random_floats(std::int64_t n, std::uint64_t seed) { return random_weights<float>(n, seed); }
+std::vector<float> random_floats(std::int64_t n, std::uint64_t seed) { return moe_test::random_values<float>(n, seed); }
 
-// The dot product in double, as a loose check that the defined order is a sum at all.
-template <class Storage>
-double exact_dot(const float* x, const Storage* w, std::int64_t k) {
-    double s = 0;
-    for (std::int64_t d = 0; d < k; ++d) s += double(x[d]) * double(moe::to_float(w[d]));
-    return s;
-}
+using moe_test::exact_dot;
 
 template <class Storage>
 void check_block(std::int64_t tokens, std::int64_t rows, std::int64_t k) {

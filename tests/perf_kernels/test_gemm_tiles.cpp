@@ -10,29 +10,14 @@
 #include "moe/cpu/kernels/gemm_tiles.hpp"
 #include "moe/cpu/swiglu_kernels.hpp"
 #include "moe/cpu/thread_pool.hpp"
+#include "kernel_test_support.hpp"
 
 namespace {
 
 namespace kernels = moe::cpu::kernels;
 
-template <class Storage>
-std::vector<Storage> random_values(std::int64_t n, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    std::vector<Storage> w(static_cast<std::size_t>(n));
-    for (auto& v : w) {
-        if constexpr (std::is_same_v<Storage, float>) v = dist(rng);
-        else v = Storage(dist(rng));
-    }
-    return w;
-}
-
-template <class Storage>
-double exact_dot(const float* x, const Storage* w, std::int64_t k) {
-    double s = 0;
-    for (std::int64_t d = 0; d < k; ++d) s += double(x[d]) * double(moe::to_float(w[d]));
-    return s;
-}
+using moe_test::exact_dot;
+using moe_test::random_values;
 
 template <class Storage>
 void check_gemm(std::int64_t tokens, std::int64_t rows, std::int64_t k) {
@@ -80,7 +65,7 @@ TEST_CASE("small_batch_product above 4 tokens runs the GEMM order; below, the do
         moe::cpu::small_batch_product<moe::bfloat16>({x.data(), tokens, k}, {w.data(), rows, k}, 0, rows, out.data(), rows);
         for (std::int64_t t = 0; t < tokens; ++t)
             for (std::int64_t r = 0; r < rows; ++r) {
-                const float want = moe::cpu::uses_packed_gemm<moe::bfloat16>(tokens)
+                const float want = moe::cpu::uses_packed_gemm(tokens)
                                        ? kernels::gemm_reference(x.data() + t * k, w.data() + r * k, k)
                                        : kernels::dot_product_reference(x.data() + t * k, w.data() + r * k, k);
 #if defined(__FMA__) || defined(__AVX512F__)

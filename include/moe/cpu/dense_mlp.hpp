@@ -62,7 +62,7 @@ class dense_mlp {
         if (x.rows == 0) return;
         constexpr std::int64_t gate_up_blocks = (F + weight_rows_per_item - 1) / weight_rows_per_item;
         constexpr std::int64_t down_blocks = (D + weight_rows_per_item - 1) / weight_rows_per_item;
-        if (uses_packed_gemm<storage>(x.rows)) {  // prefill: GEMM tiles over packed activations
+        if (uses_packed_gemm(x.rows)) {  // prefill: GEMM tiles over packed activations
             const std::int64_t n = x.rows, np = kernels::padded_tokens(n);
             packed_x_.resize(static_cast<std::size_t>(packing::rows_for(D) * np));    // (·D, np)
             packed_act_.resize(static_cast<std::size_t>(packing::rows_for(F) * np));  // (·F, np)

@@ -19,18 +19,24 @@
 
 namespace moe::cpu {
 
+// y[t][first_row + r] += bias[first_row + r] for r < rows, every row t of y; nothing when bias is empty.
+// bias: (1, out) or empty (data == nullptr)  y: (T, out)
+template <class Storage>
+void add_bias(matrix_view<const Storage> bias, std::int64_t first_row, std::int64_t rows, matrix_view<float> y) {
+    if (bias.data == nullptr) return;
+    for (std::int64_t t = 0; t < y.rows; ++t) {
+        float* row = y.row(t) + first_row;
+        for (std::int64_t r = 0; r < rows; ++r) row[r] += to_float(bias.data[first_row + r]);
+    }
+}
+
 // x: (T, in)  weight: (out, in)  bias: (1, out) or empty (data == nullptr)  y: (T, out), must not overlap x.
 // Only columns [first_row, first_row + rows) of y are written.
 template <class Storage>
 void linear_block(matrix_view<const float> x, matrix_view<const Storage> weight, matrix_view<const Storage> bias,
                   std::int64_t first_row, std::int64_t rows, matrix_view<float> y) {
     small_batch_product<Storage>(x, weight, first_row, rows, y.row(0) + first_row, y.cols);
-    if (bias.data != nullptr) {
-        for (std::int64_t t = 0; t < x.rows; ++t) {
-            float* row = y.row(t) + first_row;
-            for (std::int64_t r = 0; r < rows; ++r) row[r] += to_float(bias.data[first_row + r]);
-        }
-    }
+    add_bias<Storage>(bias, first_row, rows, y);
 }
 
 // x: (T, in)  weight: (out, in)  bias: (1, out) or empty  y: (T, out). T may be 0.
@@ -44,29 +50,20 @@ void linear(matrix_view<const float> x, matrix_view<const Storage> weight, matri
     if (x.rows == 0 || weight.rows == 0) return;
     const std::int64_t out = weight.rows;
     const std::int64_t blocks = (out + weight_rows_per_item - 1) / weight_rows_per_item;
-    if (uses_packed_gemm<Storage>(x.rows)) {
-        // Prefill: pack x transposed once (the calling thread's buffer, read by every block), then each block runs
-        // the GEMM tiles into its own transposed result and scatters it into y.
-        const std::int64_t np = kernels::padded_tokens(x.rows);
+    if (uses_packed_gemm(x.rows)) {
+        // Prefill: pack x once (the calling thread's buffer, read by every block), then each block runs the GEMM
+        // tiles over it.
         using packing = packed_activations<Storage>;
         thread_local std::vector<typename packing::element> xt;  // (rows_for(in), np)
-        const auto packed_size = static_cast<std::size_t>(packing::rows_for(x.cols) * np);
+        const auto packed_size = static_cast<std::size_t>(packing::rows_for(x.cols) * kernels::padded_tokens(x.rows));
         if (xt.size() < packed_size) xt.resize(packed_size);
         pack_activations<Storage>(x, xt.data());
         const auto* packed = xt.data();
         pool.parallel_for(blocks, [&](std::int64_t item) {
             const std::int64_t first = item * weight_rows_per_item;
             const std::int64_t rows = std::min(weight_rows_per_item, out - first);
-            thread_local std::vector<float> ct;  // (rows, np)
-            if (static_cast<std::int64_t>(ct.size()) < rows * np) ct.resize(static_cast<std::size_t>(rows * np));
-            packing::multiply(packed, np, weight, first, rows, ct.data());
-            for (std::int64_t t = 0; t < x.rows; ++t) {
-                float* row = y.row(t) + first;
-                for (std::int64_t r = 0; r < rows; ++r) {
-                    const float b = bias.data != nullptr ? to_float(bias.data[first + r]) : 0.0f;
-                    row[r] = ct[static_cast<std::size_t>(r * np + t)] + b;
-                }
-            }
+            packed_product_block<Storage>(packed, x.rows, weight, first, rows, y.row(0) + first, y.cols);
+            add_bias<Storage>(bias, first, rows, y);
         });
         return;
     }

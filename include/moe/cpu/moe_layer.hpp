@@ -98,7 +98,7 @@ class moe_layer {
         for (std::int32_t e = 0; e < E; ++e) {
             const std::int64_t n = plan_.tokens_per_expert[e];
             if (n > 0) active_experts_.push_back(e);
-            packed_offset_[e + 1] = packed_offset_[e] + (uses_packed_gemm<storage>(n) ? kernels::padded_tokens(n) : 0);
+            packed_offset_[e + 1] = packed_offset_[e] + (uses_packed_gemm(n) ? kernels::padded_tokens(n) : 0);
         }
         packed_x_.resize(static_cast<std::size_t>(packed_offset_[E] * packing::rows_for(D)));    // (·D, np) each
         packed_act_.resize(static_cast<std::size_t>(packed_offset_[E] * packing::rows_for(F)));  // (·F, np) each
@@ -149,7 +149,7 @@ class moe_layer {
         shared_y_.resize(T, D);  // (T, D)
         constexpr std::int64_t gate_up_blocks = (S + weight_rows_per_item - 1) / weight_rows_per_item;
         constexpr std::int64_t down_blocks = (D + weight_rows_per_item - 1) / weight_rows_per_item;
-        if (uses_packed_gemm<storage>(T)) {
+        if (uses_packed_gemm(T)) {
             const std::int64_t np = kernels::padded_tokens(T);
             shared_packed_x_.resize(static_cast<std::size_t>(packing::rows_for(D) * np));    // (·D, np)
             shared_packed_act_.resize(static_cast<std::size_t>(packing::rows_for(S) * np));  // (·S, np)

@@ -50,10 +50,7 @@ inline constexpr std::int64_t small_batch_tokens = 4;
 
 // True when a product over n tokens runs a GEMM over packed activations (kernels/gemm_tiles.hpp, or
 // kernels/bf16_gemm_tiles.hpp for bf16_compute) rather than the dot-product tiles: more than small_batch_tokens.
-template <class Storage>
-constexpr bool uses_packed_gemm(std::int64_t n) {
-    return n > small_batch_tokens;
-}
+constexpr bool uses_packed_gemm(std::int64_t n) { return n > small_batch_tokens; }
 
 // Activations packed for the prefill GEMM of weights stored as Storage (np = kernels::padded_tokens(n)):
 //   fp32-activation formats: (K, np) floats, x transposed;
@@ -83,6 +80,21 @@ struct packed_activations {
     }
 };
 
+// out[t · out_stride + r] = (weight[first_row + r] · x_t) for t < n, r < rows, from activations already packed
+// (packed_activations<Storage>::pack): the GEMM tiles write the block transposed, this scatters it back.
+// packed: (rows_for(K), np)   weight: (R, K)   out: (n, rows) with row stride out_stride
+template <class Storage>
+void packed_product_block(const typename packed_activations<Storage>::element* packed, std::int64_t n,
+                          matrix_view<const Storage> weight, std::int64_t first_row, std::int64_t rows, float* out,
+                          std::int64_t out_stride) {
+    const std::int64_t np = kernels::padded_tokens(n);
+    thread_local std::vector<float> ct;  // (rows, np)
+    if (static_cast<std::int64_t>(ct.size()) < rows * np) ct.resize(static_cast<std::size_t>(rows * np));
+    packed_activations<Storage>::multiply(packed, np, weight, first_row, rows, ct.data());
+    for (std::int64_t t = 0; t < n; ++t)
+        for (std::int64_t r = 0; r < rows; ++r) out[t * out_stride + r] = ct[static_cast<std::size_t>(r * np + t)];
+}
+
 // out(t, r - first_row) = Σ_d x(t, d) · weight(r, d) for r in [first_row, first_row + rows), any n.
 // x:      (n, K)      tokens
 // weight: (R, K)      weights
@@ -97,17 +109,12 @@ void small_batch_product(matrix_view<const float> x, matrix_view<const Storage> 
                          std::int64_t rows, float* out, std::int64_t out_stride) {
     if (x.rows == 0) return;
     using packing = packed_activations<Storage>;
-    if (uses_packed_gemm<Storage>(x.rows)) {
-        const std::int64_t np = kernels::padded_tokens(x.rows);
+    if (uses_packed_gemm(x.rows)) {
         thread_local std::vector<typename packing::element> packed;  // (rows_for(K), np)
-        thread_local std::vector<float> ct;                          // (rows, np)
-        const auto packed_size = static_cast<std::size_t>(packing::rows_for(x.cols) * np);
+        const auto packed_size = static_cast<std::size_t>(packing::rows_for(x.cols) * kernels::padded_tokens(x.rows));
         if (packed.size() < packed_size) packed.resize(packed_size);
-        if (static_cast<std::int64_t>(ct.size()) < rows * np) ct.resize(static_cast<std::size_t>(rows * np));
         packing::pack(x, packed.data());
-        packing::multiply(packed.data(), np, weight, first_row, rows, ct.data());
-        for (std::int64_t t = 0; t < x.rows; ++t)
-            for (std::int64_t r = 0; r < rows; ++r) out[t * out_stride + r] = ct[static_cast<std::size_t>(r * np + t)];
+        packed_product_block<Storage>(packed.data(), x.rows, weight, first_row, rows, out, out_stride);
         return;
     }
     if constexpr (std::is_same_v<Storage, bfloat16_compute>) {
@@ -174,14 +181,8 @@ void gate_up_block_packed(const typename packed_activations<Storage>::element* x
 template <class Storage>
 void down_block_packed(const typename packed_activations<Storage>::element* act_t, std::int64_t n,
                        matrix_view<const Storage> down, std::int64_t first_row, std::int64_t rows, matrix_view<float> y) {
-    const std::int64_t np = kernels::padded_tokens(n);
-    thread_local std::vector<float> ct;  // (rows, np)
-    if (static_cast<std::int64_t>(ct.size()) < rows * np) ct.resize(static_cast<std::size_t>(rows * np));
-    packed_activations<Storage>::multiply(act_t, np, down, first_row, rows, ct.data());
-    for (std::int64_t t = 0; t < n; ++t) {
-        float* out = y.row(t) + first_row;
-        for (std::int64_t r = 0; r < rows; ++r) out[r] = ct[static_cast<std::size_t>(r * np + t)];
-    }
+    if (n == 0) return;
+    packed_product_block<Storage>(act_t, n, down, first_row, rows, y.row(0) + first_row, y.cols);
 }
 
 // x:          (n, D)   tokens

@@ -57,7 +57,7 @@ inline std::uint16_t bits_at(const bfloat16* p, std::int64_t k, std::int64_t lim
 
 template <int Rows, int Tokens>
 void bf16_tile_portable(const bfloat16* const* x, const bfloat16* const* w, std::int64_t k, float* out,
-                        std::int64_t out_stride, std::int64_t /*prefetch_ahead*/) {
+                        std::int64_t out_stride) {
     float acc[Rows][Tokens][bf16_pairs_per_step] = {};
     for (std::int64_t d = 0; d < k; d += bf16_step) {
         MOE_UNROLL
@@ -80,15 +80,11 @@ void bf16_tile_portable(const bfloat16* const* x, const bfloat16* const* w, std:
 // One step of Rows × Tokens vdpbf16ps; `Tail` loads the last, partial step zero-padded (k - d < 32 values).
 template <int Rows, int Tokens, bool Tail>
 inline void bf16_step_avx512(__m512 (&acc)[Rows][Tokens], const bfloat16* const* x, const bfloat16* const* w,
-                             std::int64_t d, std::int64_t k, std::int64_t prefetch_ahead) {
+                             std::int64_t d, std::int64_t k) {
     __m512i wv[Rows];
     const __mmask32 keep = Tail ? static_cast<__mmask32>((std::uint64_t{1} << (k - d)) - 1) : ~__mmask32{0};
     MOE_UNROLL
     for (int r = 0; r < Rows; ++r) wv[r] = Tail ? _mm512_maskz_loadu_epi16(keep, w[r] + d) : _mm512_loadu_si512(w[r] + d);
-    if constexpr (!Tail && Tokens <= 2 && Rows > 1) {
-        MOE_UNROLL
-        for (int r = 0; r < Rows; ++r) __builtin_prefetch(w[r] + d + prefetch_ahead, 0, 3);
-    }
     MOE_UNROLL
     for (int t = 0; t < Tokens; ++t) {
         const __m512i xv = Tail ? _mm512_maskz_loadu_epi16(keep, x[t] + d) : _mm512_loadu_si512(x[t] + d);
@@ -100,15 +96,15 @@ inline void bf16_step_avx512(__m512 (&acc)[Rows][Tokens], const bfloat16* const*
 
 template <int Rows, int Tokens>
 void bf16_tile_avx512(const bfloat16* const* x, const bfloat16* const* w, std::int64_t k, float* out,
-                      std::int64_t out_stride, std::int64_t prefetch_ahead) {
+                      std::int64_t out_stride) {
     __m512 acc[Rows][Tokens];
     MOE_UNROLL
     for (int r = 0; r < Rows; ++r)
         MOE_UNROLL
         for (int t = 0; t < Tokens; ++t) acc[r][t] = _mm512_setzero_ps();
     const std::int64_t full = k - k % bf16_step;
-    for (std::int64_t d = 0; d < full; d += bf16_step) bf16_step_avx512<Rows, Tokens, false>(acc, x, w, d, k, prefetch_ahead);
-    if (full < k) bf16_step_avx512<Rows, Tokens, true>(acc, x, w, full, k, prefetch_ahead);
+    for (std::int64_t d = 0; d < full; d += bf16_step) bf16_step_avx512<Rows, Tokens, false>(acc, x, w, d, k);
+    if (full < k) bf16_step_avx512<Rows, Tokens, true>(acc, x, w, full, k);
     MOE_UNROLL
     for (int r = 0; r < Rows; ++r)
         MOE_UNROLL
@@ -118,24 +114,24 @@ void bf16_tile_avx512(const bfloat16* const* x, const bfloat16* const* w, std::i
 
 template <int Rows, int Tokens>
 void bf16_tile(const bfloat16* const* x, const bfloat16* const* w, std::int64_t k, float* out, std::int64_t out_stride,
-               std::int64_t prefetch_ahead, bool portable) {
+               bool portable) {
 #if defined(MOE_HAVE_AVX512_BF16)
-    if (!portable) return bf16_tile_avx512<Rows, Tokens>(x, w, k, out, out_stride, prefetch_ahead);
+    if (!portable) return bf16_tile_avx512<Rows, Tokens>(x, w, k, out, out_stride);
 #endif
     (void)portable;
-    bf16_tile_portable<Rows, Tokens>(x, w, k, out, out_stride, prefetch_ahead);
+    bf16_tile_portable<Rows, Tokens>(x, w, k, out, out_stride);
 }
 
 template <int Rows>
 void bf16_tile_any_tokens(int tokens, const bfloat16* const* x, const bfloat16* const* w, std::int64_t k, float* out,
-                          std::int64_t out_stride, std::int64_t prefetch_ahead, bool portable) {
+                          std::int64_t out_stride, bool portable) {
     static_assert(tile_tokens == 5, "add a case below for each token count up to tile_tokens");
     switch (tokens) {
-        case 1: return bf16_tile<Rows, 1>(x, w, k, out, out_stride, prefetch_ahead, portable);
-        case 2: return bf16_tile<Rows, 2>(x, w, k, out, out_stride, prefetch_ahead, portable);
-        case 3: return bf16_tile<Rows, 3>(x, w, k, out, out_stride, prefetch_ahead, portable);
-        case 4: return bf16_tile<Rows, 4>(x, w, k, out, out_stride, prefetch_ahead, portable);
-        case 5: return bf16_tile<Rows, 5>(x, w, k, out, out_stride, prefetch_ahead, portable);
+        case 1: return bf16_tile<Rows, 1>(x, w, k, out, out_stride, portable);
+        case 2: return bf16_tile<Rows, 2>(x, w, k, out, out_stride, portable);
+        case 3: return bf16_tile<Rows, 3>(x, w, k, out, out_stride, portable);
+        case 4: return bf16_tile<Rows, 4>(x, w, k, out, out_stride, portable);
+        case 5: return bf16_tile<Rows, 5>(x, w, k, out, out_stride, portable);
         default: return;
     }
 }
@@ -166,11 +162,11 @@ inline void bf16_dot_product_block(const bfloat16* x, std::int64_t x_stride, std
         for (std::int64_t r0 = 0; r0 < full; r0 += tile_rows) {
             const bfloat16* ws[tile_rows];
             for (int r = 0; r < tile_rows; ++r) ws[r] = w + (r0 + r) * w_stride;
-            detail::bf16_tile_any_tokens<tile_rows>(tt, xs, ws, k, o + r0, out_stride, tile_rows * w_stride, portable);
+            detail::bf16_tile_any_tokens<tile_rows>(tt, xs, ws, k, o + r0, out_stride, portable);
         }
         for (std::int64_t r = 0; r < rows - full; ++r) {
             const bfloat16* ws[1] = {w + (full + r) * w_stride};
-            detail::bf16_tile_any_tokens<1>(tt, xs, ws, k, o + full + r, out_stride, w_stride, portable);
+            detail::bf16_tile_any_tokens<1>(tt, xs, ws, k, o + full + r, out_stride, portable);
         }
     }
 }
