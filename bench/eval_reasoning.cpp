@@ -147,21 +147,6 @@ struct row_result {
     int chose_thinking = 0;  // CoT-decoding: problems whose chosen branch (max path / best of the winner) thought
 };
 
-void add(moe::ledger::phase_entry& to, const moe::ledger::phase_entry& e) {
-    const bool was_empty = to.calls == 0 && to.seconds == 0;
-    to.tokens += e.tokens;
-    to.calls += e.calls;
-    to.cost += e.cost;
-    to.seconds += e.seconds;
-    to.joules += e.joules;
-    to.joules_estimate += e.joules_estimate;
-    to.dense_joules_estimate += e.dense_joules_estimate;
-    to.dense_joules += e.dense_joules;
-    if (e.calls == 0 && e.seconds == 0) return;
-    if (was_empty) to.source = e.source;
-    else if (to.source != e.source) to.source = moe::ledger::energy_source::estimate;
-}
-
 struct context {
     model_type& model;
     const moe::text::tokenizer& tok;
@@ -268,8 +253,8 @@ std::vector<row_result> run_row(const context& c, const row_spec& spec, std::spa
                 for (std::size_t d = 0; d < want.size() && d < answers[k]->size(); ++d)
                     r.digits_right += want[want.size() - 1 - d] == (*answers[k])[answers[k]->size() - 1 - d];
             count_tokens(r, *g);
-            add(r.prompt_cost, ledger.prompt);
-            add(r.total, ledger.total());
+            r.prompt_cost += ledger.prompt;
+            r.total += ledger.total();
         }
     }
     return out;

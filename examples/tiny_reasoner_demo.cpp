@@ -59,21 +59,6 @@ std::string si(double v, const char* unit) {
     return buf;
 }
 
-void add(moe::ledger::phase_entry& to, const moe::ledger::phase_entry& e) {
-    const bool was_empty = to.calls == 0 && to.seconds == 0;
-    to.tokens += e.tokens;
-    to.calls += e.calls;
-    to.cost += e.cost;
-    to.seconds += e.seconds;
-    to.joules += e.joules;
-    to.joules_estimate += e.joules_estimate;
-    to.dense_joules_estimate += e.dense_joules_estimate;
-    to.dense_joules += e.dense_joules;
-    if (e.calls == 0 && e.seconds == 0) return;
-    if (was_empty) to.source = e.source;
-    else if (to.source != e.source) to.source = moe::ledger::energy_source::estimate;
-}
-
 // Right-aligns to `width` characters (not bytes: "µ" is two bytes, one column).
 std::string right(const std::string& s, std::size_t width) {
     const auto chars = std::size_t(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
@@ -217,7 +202,7 @@ int run(const std::filesystem::path& dir) {
                     want.c_str(), b.thinking_tokens, b.budget_forced ? " (budget reached: </think> forced)" : "");
         print_ledger(ledger, "    ");
         std::printf("\n");
-        for (phase p : moe::ledger::all_phases) add(all[p], ledger[p]);
+        for (phase p : moe::ledger::all_phases) all[p] += ledger[p];
         all.energy_note = ledger.energy_note;
     }
     std::printf("all %zu requests\n", questions.size());

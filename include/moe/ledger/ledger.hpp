@@ -55,6 +55,24 @@ struct phase_entry {
     friend bool operator==(const phase_entry&, const phase_entry&) = default;
 };
 
+// Adds e into to (several requests or phases summed). The sum's energy source stays a meter's only while every
+// entry with time or calls in it was measured by that same meter; otherwise it is the estimate.
+inline phase_entry& operator+=(phase_entry& to, const phase_entry& e) {
+    const bool was_empty = to.calls == 0 && to.seconds == 0;
+    to.tokens += e.tokens;
+    to.calls += e.calls;
+    to.cost += e.cost;
+    to.seconds += e.seconds;
+    to.joules += e.joules;
+    to.joules_estimate += e.joules_estimate;
+    to.dense_joules_estimate += e.dense_joules_estimate;
+    to.dense_joules += e.dense_joules;
+    if (e.calls == 0 && e.seconds == 0) return to;
+    if (was_empty) to.source = e.source;
+    else if (to.source != e.source) to.source = energy_source::estimate;
+    return to;
+}
+
 struct request_ledger {
     std::string model;  // family name of the model type
     std::int64_t parameters_total = 0;
@@ -71,24 +89,7 @@ struct request_ledger {
     // Sum of the phases; its source is a meter's only when every phase with time in it was measured by it.
     phase_entry total() const {
         phase_entry t;
-        bool first = true;
-        bool measured = true;
-        for (phase p : all_phases) {
-            const phase_entry& e = (*this)[p];
-            t.tokens += e.tokens;
-            t.calls += e.calls;
-            t.cost += e.cost;
-            t.seconds += e.seconds;
-            t.joules += e.joules;
-            t.joules_estimate += e.joules_estimate;
-            t.dense_joules_estimate += e.dense_joules_estimate;
-            t.dense_joules += e.dense_joules;
-            if (e.seconds == 0 && e.calls == 0) continue;
-            if (first) t.source = e.source;
-            first = false;
-            measured = measured && e.source != energy_source::estimate && e.source == t.source;
-        }
-        if (!measured) t.source = energy_source::estimate;
+        for (phase p : all_phases) t += (*this)[p];
         return t;
     }
 
