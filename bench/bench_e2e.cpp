@@ -10,11 +10,13 @@
 //   bench_e2e --bandwidth THREADS               read bandwidth (GB/s) of a 1 GiB buffer
 //   bench_e2e --fma-peak THREADS                fp32 FMA peak (GFLOP/s): independent 512-bit (or widest) FMAs
 //   bench_e2e --bf16-dot-peak THREADS           bf16 dot-product peak (GFLOP/s): independent vdpbf16ps (0 without)
+//   bench_e2e --int8-dot-peak THREADS           int8 dot-product peak (GOP/s): independent vpdpbusd (0 without)
 //
 // MODEL: mixtral (width 1024, 16 layers, 16/4 heads, 8 experts of width 4096, top-2, vocabulary 32000: 1.72 B
 // parameters, 0.48 B active) or qwen2 (Qwen2-MoE-shaped: width 1024, 12 layers, 16/16 heads with q/k/v bias, 16
 // experts of width 1408, top-4, a gated shared expert of width 5632, vocabulary 32000: 1.15 B, 0.50 B active).
-// PRECISION: fp32 (bf16 file converted on load) or bf16 (used in place from the mapping).
+// PRECISION: fp32 (bf16 file converted on load), bf16 / bf16_compute (used in place from the mapping) or q8_0
+// (quantized on load to llama.cpp's Q8_0 blocks).
 // bench/run_vs_llama_cpp.py drives this and llama.cpp side by side.
 #include <algorithm>
 #include <chrono>
@@ -59,6 +61,8 @@ constexpr moe::qwen2_moe_config qwen2_fp32 = qwen2_card(moe::weight_format::fp32
 constexpr moe::qwen2_moe_config qwen2_bf16 = qwen2_card(moe::weight_format::bf16);
 constexpr moe::mixtral_config mixtral_bf16c = mixtral_card(moe::weight_format::bf16_compute);
 constexpr moe::qwen2_moe_config qwen2_bf16c = qwen2_card(moe::weight_format::bf16_compute);
+constexpr moe::mixtral_config mixtral_q8 = mixtral_card(moe::weight_format::q8_0);
+constexpr moe::qwen2_moe_config qwen2_q8 = qwen2_card(moe::weight_format::q8_0);
 
 struct tensor_spec {
     std::string name;
@@ -217,10 +221,10 @@ int run(const std::filesystem::path& dir, int threads, const std::string& logits
     }
     const double decode = std::chrono::duration<double>(clock_type::now() - start).count();
     // Bytes one decode step reads: every active weight (one embedding row) in its storage format, routers in fp32.
-    using storage = typename Model::storage;
+    constexpr double weight_bytes = moe::bytes_per_weight(Model::config.weights);  // q8_0: 34 / 32
     constexpr auto c = std::tuple_element_t<0, typename Model::layers_type>::value_type::feed_forward_type::config;
-    const double router_extra = double(Model::layer_count) * c.experts * D * (4.0 - double(sizeof(storage)));
-    const double decode_bytes = double(Model::active_parameters() - std::int64_t{V - 1} * D) * double(sizeof(storage)) + router_extra;
+    const double router_extra = double(Model::layer_count) * c.experts * D * (4.0 - weight_bytes);
+    const double decode_bytes = double(Model::active_parameters() - std::int64_t{V - 1} * D) * weight_bytes + router_extra;
     // FLOPs of a prefill token: 2 per active weight except the embedding (the LM head runs for the last token only,
     // so it is left out), attention scores and values over on average half the prompt.
     const double attention = 2.0 * 2.0 * (prompt_tokens / 2.0) * 16 * 64 * Model::layer_count;
@@ -312,10 +316,33 @@ double bf16_dot_peak(int threads) {
 #endif
 }
 
+// int8 dot-product peak (GOP/s, 2 per multiply-add): 12 independent vpdpbusd chains per thread (64 multiply-adds
+// each); 0 without AVX-512 VNNI. The ceiling of weight_format::q8_0's prefill products.
+double int8_dot_peak(int threads) {
+#if defined(__AVX512VNNI__)
+    return peak_gflops(threads, 2.0 * 64 * 12 * double(peak_iterations), [](int t) {
+        __m512i acc[12];
+        for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_epi32(i + t);
+        const __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-2);
+        for (long it = 0; it < peak_iterations; ++it)
+            for (int i = 0; i < 12; ++i) acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
+        __m512i s = acc[0];
+        for (int i = 1; i < 12; ++i) s = _mm512_add_epi32(s, acc[i]);
+        alignas(64) std::int32_t lanes_out[16];
+        _mm512_store_si512(lanes_out, s);
+        return static_cast<float>(lanes_out[0] + lanes_out[15]);
+    });
+#else
+    (void)threads;
+    return 0.0;
+#endif
+}
+
 int usage() {
     std::fprintf(stderr,
                  "usage: bench_e2e --write MODEL DIR | --run MODEL PRECISION DIR THREADS [--logits FILE] | "
-                 "--bandwidth THREADS | --fma-peak THREADS | --bf16-dot-peak THREADS   (MODEL: mixtral|qwen2, PRECISION: fp32|bf16|bf16_compute)\n");
+                 "--bandwidth THREADS | --fma-peak THREADS | --bf16-dot-peak THREADS | --int8-dot-peak THREADS   (MODEL: mixtral|qwen2, "
+                 "PRECISION: fp32|bf16|bf16_compute|q8_0)\n");
     return 2;
 }
 
@@ -327,6 +354,7 @@ int main(int argc, char** argv) {
     if (a.size() == 2 && a[0] == "--bandwidth") return std::printf("%.2f\n", read_bandwidth(std::stoi(a[1]))) < 0;
     if (a.size() == 2 && a[0] == "--fma-peak") return std::printf("%.1f\n", fma_peak(std::stoi(a[1]))) < 0;
     if (a.size() == 2 && a[0] == "--bf16-dot-peak") return std::printf("%.1f\n", bf16_dot_peak(std::stoi(a[1]))) < 0;
+    if (a.size() == 2 && a[0] == "--int8-dot-peak") return std::printf("%.1f\n", int8_dot_peak(std::stoi(a[1]))) < 0;
     if ((a.size() == 5 || a.size() == 7) && a[0] == "--run") {
         const std::string logits = a.size() == 7 && a[5] == "--logits" ? a[6] : "";
         const int threads = std::stoi(a[4]);
@@ -337,6 +365,8 @@ int main(int argc, char** argv) {
         if (a[1] == "qwen2" && a[2] == "bf16") return run<moe::cpu::qwen2_moe<qwen2_bf16>>(dir, threads, logits);
         if (a[1] == "mixtral" && a[2] == "bf16_compute") return run<moe::cpu::mixtral<mixtral_bf16c>>(dir, threads, logits);
         if (a[1] == "qwen2" && a[2] == "bf16_compute") return run<moe::cpu::qwen2_moe<qwen2_bf16c>>(dir, threads, logits);
+        if (a[1] == "mixtral" && a[2] == "q8_0") return run<moe::cpu::mixtral<mixtral_q8>>(dir, threads, logits);
+        if (a[1] == "qwen2" && a[2] == "q8_0") return run<moe::cpu::qwen2_moe<qwen2_q8>>(dir, threads, logits);
     }
     return usage();
 }

@@ -4,11 +4,18 @@
     bench/run_vs_llama_cpp.py --bench BUILD/bench/bench_e2e [--work /tmp/moe_e2e] [--markdown FILE] [--reps 2]
 
 For each model shape (mixtral, qwen2) bench_e2e writes a bf16 safetensors checkpoint once; this script writes the
-same weights as GGUF (f32 and bf16; Q/K rows permuted for llama.cpp's interleaved rotary on the llama arch, a dummy
-SentencePiece vocabulary) with the `gguf` package. Then, per precision and thread count, it alternates runs of
-ours and llama.cpp (each in a fresh process, weights resident and warmed before timing) with a read-bandwidth
-measurement, and reports ours / llama.cpp, decode bytes/s against that bandwidth and prefill FLOP/s against a
-measured FMA peak. Without llama-cpp-python it reports our rows only.
+same weights as GGUF (f32, bf16 and Q8_0; Q/K rows permuted for llama.cpp's interleaved rotary on the llama arch, a
+dummy SentencePiece vocabulary) with the `gguf` package. Precisions and the GGUF each runs next to:
+    q8_0          ours quantizes the bf16 checkpoint to Q8_0 at load; model-q8_0.gguf (the matrices quantized by
+                  gguf.quants from the same bf16 values widened to fp32; norms, biases and router gates stay F32)
+    bf16_compute  bf16 x bf16 products; model-bf16.gguf
+    bf16          bf16 weights, fp32 activations; model-bf16.gguf
+    fp32          model-fp32.gguf
+Then, per precision and thread count, it alternates runs of ours and llama.cpp (each in a fresh process, weights
+resident and warmed before timing) with a read-bandwidth measurement, and reports ours / llama.cpp, decode bytes/s
+against that bandwidth and prefill FLOP/s against a measured peak: the bf16 dot-product peak for bf16_compute, the
+int8 dot-product peak (bench_e2e --int8-dot-peak, 2 ops per int8 multiply-add) for q8_0 where bench_e2e has that
+probe, else the fp32 FMA peak. Without llama-cpp-python it reports our rows only.
 """
 import argparse
 import json
@@ -69,7 +76,11 @@ def write_gguf(model, st_path, out_path, precision):
     if a == "qwen2moe":
         w.add_expert_feed_forward_length(s["ff"])
         w.add_expert_shared_feed_forward_length(s["shared"])
-    w.add_file_type(gguf.LlamaFileType.ALL_F32 if precision == "fp32" else gguf.LlamaFileType.MOSTLY_BF16)
+    # The matrices are F32, BF16 or Q8_0 (precision "fp32", "bf16", "q8_0"); norms, biases and gates are F32 always.
+    qtype = {"fp32": gguf.GGMLQuantizationType.F32, "bf16": gguf.GGMLQuantizationType.BF16,
+             "q8_0": gguf.GGMLQuantizationType.Q8_0}[precision]
+    w.add_file_type({"fp32": gguf.LlamaFileType.ALL_F32, "bf16": gguf.LlamaFileType.MOSTLY_BF16,
+                     "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}[precision])
     # Dummy SentencePiece vocabulary: <unk>, <s>, </s>, the 256 byte tokens llama.cpp looks up, then plain pieces.
     tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{i:02X}>" for i in range(256)]
     tokens += [f"t{i}" for i in range(len(tokens), V)]
@@ -121,22 +132,34 @@ def write_gguf(model, st_path, out_path, precision):
             for gname, hname in zip(("ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp"), names):
                 tensors.append((b + gname + ".weight", src(m + f"shared_expert.{hname}.weight"), False))
 
+    def kind(force_f32):
+        return gguf.GGMLQuantizationType.F32 if force_f32 else qtype
+
     def final(make, force_f32):
         x = make()
-        if force_f32 or precision == "fp32":
-            return np.ascontiguousarray(bf16_to_f32(x)), None
-        return np.ascontiguousarray(x), gguf.GGMLQuantizationType.BF16
+        k = kind(force_f32)
+        if k == gguf.GGMLQuantizationType.F32:
+            return np.ascontiguousarray(bf16_to_f32(x))
+        if k == gguf.GGMLQuantizationType.BF16:
+            return np.ascontiguousarray(x)
+        # Q8_0 of the bf16 values widened exactly to fp32 (ggml's reference quantizer): uint8, (..., n / 32 * 34).
+        return np.ascontiguousarray(gguf.quants.quantize(bf16_to_f32(x), k))
 
     for name, make, force in tensors:  # tensor infos first (shapes only), then stream the data
-        x = make()
-        f32 = force or precision == "fp32"
-        w.add_tensor_info(name, x.shape, np.dtype(np.float32) if f32 else np.dtype(np.uint16),
-                          x.size * (4 if f32 else 2), None if f32 else gguf.GGMLQuantizationType.BF16)
+        shape = make().shape
+        k = kind(force)
+        if k == gguf.GGMLQuantizationType.F32:
+            w.add_tensor_info(name, shape, np.dtype(np.float32), 4 * int(np.prod(shape)))
+        elif k == gguf.GGMLQuantizationType.BF16:
+            w.add_tensor_info(name, shape, np.dtype(np.uint16), 2 * int(np.prod(shape)), k)
+        else:  # quantized: the byte shape with uint8, which add_tensor_info turns back into the element shape
+            byte_shape = gguf.quants.quant_shape_to_byte_shape(shape, k)
+            w.add_tensor_info(name, byte_shape, np.dtype(np.uint8), int(np.prod(byte_shape)), k)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_ti_data_to_file()
     for name, make, force in tensors:
-        w.write_tensor_data(final(make, force)[0])
+        w.write_tensor_data(final(make, force))
     w.close()
 
 
@@ -201,6 +224,16 @@ def run(cmd):
     return out.split()
 
 
+def optional_peak(bench, flag, threads):
+    """A peak probe bench_e2e may not have: its GFLOP/s, or 0 when it exits nonzero or prints no positive number."""
+    r = subprocess.run([bench, flag, str(threads)], capture_output=True, text=True)
+    try:
+        v = float(r.stdout.split()[-1]) if r.returncode == 0 else 0.0
+    except (IndexError, ValueError):
+        return 0.0
+    return v if v > 0 else 0.0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", required=True)
@@ -208,7 +241,7 @@ def main():
     ap.add_argument("--markdown")
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--models", default="mixtral,qwen2")
-    ap.add_argument("--precisions", default="bf16_compute,bf16,fp32")
+    ap.add_argument("--precisions", default="q8_0,bf16_compute,bf16,fp32")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--llama-child", nargs=3, metavar=("GGUF", "THREADS", "LOGITS"))
     args = ap.parse_args()
@@ -228,6 +261,11 @@ def main():
     peaks = {t: float(run([bench, "--fma-peak", str(t)])[0]) for t in map(int, args.threads.split(","))}
     # bf16_compute's products run on vdpbf16ps: its ceiling is the bf16 dot-product peak (2x the FMA peak).
     dot_peaks = {t: float(run([bench, "--bf16-dot-peak", str(t)])[0]) for t in map(int, args.threads.split(","))}
+    # q8_0's products are int8 dot products (2 ops per multiply-add): its ceiling is bench_e2e's int8 dot peak where it
+    # has the --int8-dot-peak probe (checked once with 1 thread), else the FMA peak.
+    int8_probe = "q8_0" in args.precisions.split(",") and optional_peak(bench, "--int8-dot-peak", 1) > 0
+    int8_peaks = {t: optional_peak(bench, "--int8-dot-peak", t) if int8_probe else 0.0
+                  for t in map(int, args.threads.split(","))}
     rows = []
     for model in args.models.split(","):
         d = os.path.join(args.work, model)
@@ -235,8 +273,9 @@ def main():
         if not os.path.exists(st):
             subprocess.run([bench, "--write", model, d], check=True)
         for precision in args.precisions.split(","):
-            # bf16_compute (bf16 x bf16 products) runs next to llama.cpp's BF16 model, which multiplies the same way.
-            file_precision = "bf16" if precision == "bf16_compute" else precision
+            # bf16_compute (bf16 x bf16 products) runs next to llama.cpp's BF16 model, which multiplies the same way;
+            # q8_0 (ours quantizes the bf16 checkpoint at load) next to model-q8_0.gguf, quantized from the same values.
+            file_precision = {"bf16_compute": "bf16", "bf16": "bf16", "fp32": "fp32", "q8_0": "q8_0"}[precision]
             g = os.path.join(d, f"model-{file_precision}.gguf")
             if have_llama and not os.path.exists(g):
                 print(f"writing {g}", file=sys.stderr)
@@ -268,9 +307,17 @@ def main():
                         if precision == "bf16_compute":
                             dot_peaks[threads] = max(dot_peaks[threads],
                                                      float(run([bench, "--bf16-dot-peak", str(threads)])[0]))
+                        if precision == "q8_0" and int8_probe:
+                            int8_peaks[threads] = max(int8_peaks[threads],
+                                                      optional_peak(bench, "--int8-dot-peak", threads))
                 o, l = best["ours"], best["llama"]
+                peak_name = "FMA"
+                if precision == "bf16_compute" and dot_peaks[threads]:
+                    peak_name = "bf16 dot"
+                elif precision == "q8_0" and int8_peaks[threads]:
+                    peak_name = "int8 dot"
                 row = dict(model=model, precision=precision, threads=threads, ours=o, llama=l, bandwidth=max(bw),
-                           peak_name="FMA" if precision != "bf16_compute" or not dot_peaks[threads] else "bf16 dot")
+                           peak_name=peak_name)
                 if l is not None:
                     lo = np.fromfile(os.path.join(d, f"logits-ours-{precision}.f32"), dtype=np.float32)
                     ll = np.fromfile(os.path.join(d, f"logits-llama-{precision}.f32"), dtype=np.float32)
@@ -283,7 +330,8 @@ def main():
                         same += 1
                     row["same_tokens"] = same
                 rows.append(row)
-                print(json.dumps({k: v for k, v in row.items() if k not in ("ours", "llama")} | {"peak": peaks[threads]} |
+                peak = {"bf16 dot": dot_peaks, "int8 dot": int8_peaks, "FMA": peaks}[peak_name][threads]
+                print(json.dumps({k: v for k, v in row.items() if k not in ("ours", "llama")} | {"peak": peak} |
                                  {"ours": [o["prefill"], o["decode"]], "llama": [l["prefill"], l["decode"]] if l else None}),
                       file=sys.stderr, flush=True)
 
@@ -292,7 +340,7 @@ def main():
              "bandwidth) | greedy tokens equal / max logit diff |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:  # the highest peak measured during the whole run
-        r["peak"] = dot_peaks[r["threads"]] if r["peak_name"] == "bf16 dot" else peaks[r["threads"]]
+        r["peak"] = {"bf16 dot": dot_peaks, "int8 dot": int8_peaks, "FMA": peaks}[r["peak_name"]][r["threads"]]
     for r in rows:
         o, l = r["ours"], r["llama"]
         gflops = o["prefill"] * o["flops"] / 1e9

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end prefill/decode of moe next to llama.cpp on the same random weights; prints a markdown table.
 #   bench/run_vs_llama_cpp.sh BENCH_E2E_BINARY [OUTPUT.md]
-# Checkpoints and GGUF files are written once under ${MOE_E2E_DIR:-/tmp/moe_e2e} (about 25 GB with both GGUF
-# precisions). Without llama-cpp-python + gguf (pip install llama-cpp-python gguf) only moe's rows are measured.
+# Checkpoints and GGUF files are written once under ${MOE_E2E_DIR:-/tmp/moe_e2e} (about 28 GB with the f32, bf16
+# and Q8_0 GGUF files). Without llama-cpp-python + gguf (pip install llama-cpp-python gguf) only moe's rows are
+# measured.
 set -euo pipefail
 bench=${1:?usage: bench/run_vs_llama_cpp.sh BENCH_E2E_BINARY [OUTPUT.md]}
 out=${2:-}

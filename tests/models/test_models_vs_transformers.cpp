@@ -182,6 +182,24 @@ TEST_CASE("Qwen3-MoE with bf16_compute weights: bf16 x bf16 products, within bf1
     INFO("bf16_compute prefill vs transformers fp32: max error " << error << " (max |logit| " << max_abs(ref.logits[0].view()) << ")");
     CHECK(error > 1e-4 * max_abs(ref.logits[0].view()));
 }
+TEST_CASE("Mixtral and DeepSeek-V2 with q8_0 weights: Q8_0 x Q8_0 products, within 8-bit quantization", "[models]") {
+    // Weights quantized at load (llama.cpp's Q8_0 blocks) and activations quantized at every product's input,
+    // against transformers in fp32 on the unquantized weights: bound 5e-2 x max|logit| (measured below).
+    using mixtral_q8 = moe::cpu::mixtral<in_bf16(tiny_mixtral, moe::weight_format::q8_0)>;
+    using v2_q8 = moe::cpu::deepseek_v2<in_bf16(tiny_v2, moe::weight_format::q8_0)>;
+    check_model<mixtral_q8>("mixtral", 5e-2);
+    check_model<v2_q8>("deepseek_v2", 5e-2);
+    // And it is really 8-bit arithmetic: not within the 1e-4 the fp32 type achieves.
+    auto model = moe::load_model<mixtral_q8>(model_dir("mixtral"));
+    const auto ref = read_reference("mixtral", mixtral_q8::V);
+    moe::cpu::thread_pool pool(1);
+    auto seq = model.new_sequence(32);
+    moe::host_matrix<float> logits(static_cast<std::int64_t>(ref.tokens[1].size()), mixtral_q8::V);
+    model.forward(ref.tokens[1], seq, logits.view(), pool);
+    const double error = max_abs_diff(logits.view(), ref.logits[1].view());
+    INFO("q8_0 prefill vs transformers fp32: max error " << error << " (max |logit| " << max_abs(ref.logits[1].view()) << ")");
+    CHECK(error > 1e-4 * max_abs(ref.logits[1].view()));
+}
 TEST_CASE("OLMoE logits match transformers (QK-norm over the whole projection)", "[models]") {
     check_model<moe::cpu::olmoe<tiny_olmoe>>("olmoe");
 }

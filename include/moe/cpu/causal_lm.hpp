@@ -50,6 +50,7 @@ class causal_lm {
    public:
     static constexpr causal_lm_config config = Config;
     using storage = storage_t<Config.weights>;
+    using vector = vector_storage_t<Config.weights>;
     static constexpr std::int64_t V = Config.vocab_size, D = Config.model_width;
     static constexpr int layer_count = (Stacks::count + ...);
     using layers_type = std::tuple<std::vector<typename Stacks::layer_type>...>;
@@ -103,7 +104,7 @@ class causal_lm {
 
     // embedding: (V, D); final_norm: (1, D); lm_head: (V, D), ignored (may be empty) when tied_embeddings.
     // keep_alive owns whatever the views point into (a memory-mapped checkpoint, converted tensors).
-    causal_lm(matrix_view<const storage> embedding, layers_type layers, matrix_view<const storage> final_norm,
+    causal_lm(matrix_view<const storage> embedding, layers_type layers, matrix_view<const vector> final_norm,
               matrix_view<const storage> lm_head, float rms_norm_eps, std::int64_t max_positions,
               std::shared_ptr<const void> keep_alive = {})
         : embedding_(embedding), layers_(std::move(layers)), final_norm_(final_norm),
@@ -173,7 +174,8 @@ class causal_lm {
             for (std::size_t i = 0; i < steps[s].tokens.size(); ++i) {
                 const storage* row = embedding_.row(steps[s].tokens[i]);
                 float* out = hidden_.row(start[s] + static_cast<std::int64_t>(i));
-                for (std::int64_t d = 0; d < D; ++d) out[d] = to_float(row[d]);
+                if constexpr (std::is_same_v<storage, q8_0_block>) dequantize_q8_0_row(row, D, out);
+                else for (std::int64_t d = 0; d < D; ++d) out[d] = to_float(row[d]);
             }
         }
         run_stacks(start, steps, pool, std::index_sequence_for<Stacks...>{});
@@ -186,8 +188,8 @@ class causal_lm {
             const std::int64_t rows = steps[s].logits.rows;  // count, or 1 for the last position
             const std::int64_t first = start[s + 1] - rows;
             normed_.resize(rows, D);
-            rms_norm<storage>(matrix_view<const float>{hidden_.row(first), rows, D}, final_norm_, eps_, normed_.view());
-            linear<storage>(normed_.view(), lm_head_, matrix_view<const storage>{}, steps[s].logits, pool);
+            rms_norm<vector>(matrix_view<const float>{hidden_.row(first), rows, D}, final_norm_, eps_, normed_.view());
+            linear<storage>(normed_.view(), lm_head_, steps[s].logits, pool);
         }
     }
 
@@ -264,7 +266,7 @@ class causal_lm {
 
     matrix_view<const storage> embedding_;  // (V, D)
     layers_type layers_;
-    matrix_view<const storage> final_norm_;  // (1, D)
+    matrix_view<const vector> final_norm_;   // (1, D)
     matrix_view<const storage> lm_head_;     // (V, D)
     float eps_;
     std::int64_t max_positions_;

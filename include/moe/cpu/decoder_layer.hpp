@@ -25,15 +25,16 @@ class decoder_layer {
    public:
     using attention_type = Attention;
     using feed_forward_type = FeedForward;
-    using storage = typename Attention::storage;  // norm weights share the attention's storage format
+    using storage = typename Attention::storage;
+    using vector = typename Attention::vector;  // norm weights: the attention's vector format
     using cache_type = decltype(std::declval<const Attention&>().make_cache(0));
     static constexpr std::int64_t D = Attention::D;
     static_assert(FeedForward::D == Attention::D,
                   "decoder_layer: the attention and the feed-forward must have the same model_width");
 
     // input_norm, post_attention_norm: (1, D). Throws moe::shape_error naming a mis-shaped norm.
-    decoder_layer(Attention attention, FeedForward feed_forward, matrix_view<const storage> input_norm,
-                  matrix_view<const storage> post_attention_norm, float rms_norm_eps)
+    decoder_layer(Attention attention, FeedForward feed_forward, matrix_view<const vector> input_norm,
+                  matrix_view<const vector> post_attention_norm, float rms_norm_eps)
         : attention_(std::move(attention)), feed_forward_(std::move(feed_forward)), input_norm_(input_norm),
           post_attention_norm_(post_attention_norm), eps_(rms_norm_eps) {
         require_shape("decoder_layer", "input_layernorm", input_norm_, 1, D);
@@ -56,14 +57,14 @@ class decoder_layer {
         const std::int64_t T = hidden.rows;
         normed_.resize(T, D);
         mixed_.resize(T, D);
-        rms_norm<storage>(hidden, input_norm_, eps_, normed_.view());
+        rms_norm<vector>(hidden, input_norm_, eps_, normed_.view());
         for (std::size_t s = 0; s < caches.size(); ++s) {
             const std::int64_t first = sequence_start[s], count = sequence_start[s + 1] - first;
             attention_.forward(matrix_view<const float>{normed_.row(first), count, D}, *caches[s],
                                matrix_view<float>{mixed_.row(first), count, D}, pool);
         }
         add_into(hidden, mixed_);
-        rms_norm<storage>(hidden, post_attention_norm_, eps_, normed_.view());
+        rms_norm<vector>(hidden, post_attention_norm_, eps_, normed_.view());
         feed_forward_.forward(normed_.view(), mixed_.view(), pool);
         add_into(hidden, mixed_);
     }
@@ -88,8 +89,8 @@ class decoder_layer {
 
     Attention attention_;
     FeedForward feed_forward_;
-    matrix_view<const storage> input_norm_;           // (1, D)
-    matrix_view<const storage> post_attention_norm_;  // (1, D)
+    matrix_view<const vector> input_norm_;           // (1, D)
+    matrix_view<const vector> post_attention_norm_;  // (1, D)
     float eps_;
     host_matrix<float> normed_;  // (T, D)
     host_matrix<float> mixed_;   // (T, D) attention or feed-forward output

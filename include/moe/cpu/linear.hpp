@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "moe/config/precision.hpp"
 #include "moe/cpu/eigen_maps.hpp"
 #include "moe/cpu/kernels/dot_tiles.hpp"
 #include "moe/cpu/swiglu_kernels.hpp"
@@ -21,8 +22,8 @@ namespace moe::cpu {
 
 // y[t][first_row + r] += bias[first_row + r] for r < rows, every row t of y; nothing when bias is empty.
 // bias: (1, out) or empty (data == nullptr)  y: (T, out)
-template <class Storage>
-void add_bias(matrix_view<const Storage> bias, std::int64_t first_row, std::int64_t rows, matrix_view<float> y) {
+template <class Bias>
+void add_bias(matrix_view<const Bias> bias, std::int64_t first_row, std::int64_t rows, matrix_view<float> y) {
     if (bias.data == nullptr) return;
     for (std::int64_t t = 0; t < y.rows; ++t) {
         float* row = y.row(t) + first_row;
@@ -33,17 +34,19 @@ void add_bias(matrix_view<const Storage> bias, std::int64_t first_row, std::int6
 // x: (T, in)  weight: (out, in)  bias: (1, out) or empty (data == nullptr)  y: (T, out), must not overlap x.
 // Only columns [first_row, first_row + rows) of y are written.
 template <class Storage>
-void linear_block(matrix_view<const float> x, matrix_view<const Storage> weight, matrix_view<const Storage> bias,
-                  std::int64_t first_row, std::int64_t rows, matrix_view<float> y) {
+void linear_block(matrix_view<const float> x, matrix_view<const Storage> weight,
+                  matrix_view<const vector_element_t<Storage>> bias, std::int64_t first_row, std::int64_t rows,
+                  matrix_view<float> y) {
     small_batch_product<Storage>(x, weight, first_row, rows, y.row(0) + first_row, y.cols);
-    add_bias<Storage>(bias, first_row, rows, y);
+    add_bias<vector_element_t<Storage>>(bias, first_row, rows, y);
 }
 
 // x: (T, in)  weight: (out, in)  bias: (1, out) or empty  y: (T, out). T may be 0.
+// The bias is in the weights' storage type, or fp32 for block-quantized weights (vector_element_t).
 // Throws moe::shape_error when the shapes disagree.
 template <class Storage>
-void linear(matrix_view<const float> x, matrix_view<const Storage> weight, matrix_view<const Storage> bias,
-            matrix_view<float> y, thread_pool& pool) {
+void linear(matrix_view<const float> x, matrix_view<const Storage> weight,
+            matrix_view<const vector_element_t<Storage>> bias, matrix_view<float> y, thread_pool& pool) {
     require_shape("linear", "weight", weight, weight.rows, x.cols);
     require_shape("linear", "y", y, x.rows, weight.rows);
     if (bias.data != nullptr) require_shape("linear", "bias", bias, 1, weight.rows);
@@ -63,7 +66,7 @@ void linear(matrix_view<const float> x, matrix_view<const Storage> weight, matri
             const std::int64_t first = item * weight_rows_per_item;
             const std::int64_t rows = std::min(weight_rows_per_item, out - first);
             packed_product_block<Storage>(packed, x.rows, weight, first, rows, y.row(0) + first, y.cols);
-            add_bias<Storage>(bias, first, rows, y);
+            add_bias<vector_element_t<Storage>>(bias, first, rows, y);
         });
         return;
     }
@@ -76,7 +79,7 @@ void linear(matrix_view<const float> x, matrix_view<const Storage> weight, matri
 // Without a bias.
 template <class Storage>
 void linear(matrix_view<const float> x, matrix_view<const Storage> weight, matrix_view<float> y, thread_pool& pool) {
-    linear<Storage>(x, weight, matrix_view<const Storage>{}, y, pool);
+    linear<Storage>(x, weight, matrix_view<const vector_element_t<Storage>>{}, y, pool);
 }
 
 }  // namespace moe::cpu

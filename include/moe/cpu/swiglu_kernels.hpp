@@ -11,6 +11,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -22,6 +23,8 @@
 #include "moe/cpu/kernels/bf16_gemm_tiles.hpp"
 #include "moe/cpu/kernels/dot_tiles.hpp"
 #include "moe/cpu/kernels/gemm_tiles.hpp"
+#include "moe/cpu/kernels/q8_dot_tiles.hpp"
+#include "moe/cpu/kernels/q8_gemm_tiles.hpp"
 
 namespace moe::cpu {
 
@@ -38,7 +41,11 @@ const_matrix_map widen_rows(matrix_view<const Storage> weight, std::int64_t firs
         const std::int64_t count = rows * weight.cols;
         if (static_cast<std::int64_t>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
         const Storage* source = weight.row(first_row);
-        for (std::int64_t i = 0; i < count; ++i) buffer[static_cast<std::size_t>(i)] = to_float(source[i]);
+        if constexpr (std::is_same_v<Storage, q8_0_block>) {
+            dequantize_q8_0_row(source, count, buffer.data());  // rows are contiguous blocks
+        } else {
+            for (std::int64_t i = 0; i < count; ++i) buffer[static_cast<std::size_t>(i)] = to_float(source[i]);
+        }
         return {buffer.data(), rows, weight.cols};
     }
 }
@@ -54,25 +61,33 @@ constexpr bool uses_packed_gemm(std::int64_t n) { return n > small_batch_tokens;
 
 // Activations packed for the prefill GEMM of weights stored as Storage (np = kernels::padded_tokens(n)):
 //   fp32-activation formats: (K, np) floats, x transposed;
-//   bf16_compute:            (P, np) 32-bit words, x rounded to bf16 and transposed in pairs (P = (K + 1) / 2).
+//   bf16_compute:            (P, np) 32-bit words, x rounded to bf16 and transposed in pairs (P = (K + 1) / 2);
+//   q8_0:                    (10 · K/32, np) 32-bit words, x quantized to Q8_0 per token (kernels::pack_q8_0).
 template <class Storage>
 struct packed_activations {
     static constexpr bool bf16_pairs = std::is_same_v<Storage, bfloat16_compute>;
-    using element = std::conditional_t<bf16_pairs, std::uint32_t, float>;
+    static constexpr bool q8 = std::is_same_v<Storage, q8_0_block>;
+    using element = std::conditional_t<bf16_pairs || q8, std::uint32_t, float>;
 
     // Rows of the packed matrix for inner width k.
-    static constexpr std::int64_t rows_for(std::int64_t k) { return bf16_pairs ? kernels::bf16_pairs(k) : k; }
+    static constexpr std::int64_t rows_for(std::int64_t k) {
+        return q8 ? kernels::q8_packed_rows(k) : bf16_pairs ? kernels::bf16_pairs(k) : k;
+    }
 
     // x: (n, K) → packed (rows_for(K), np), zero-padded.
     static void pack(matrix_view<const float> x, element* packed) {
-        if constexpr (bf16_pairs) kernels::pack_bf16_pairs(x.data, x.cols, x.rows, x.cols, packed);
+        if constexpr (q8) kernels::pack_q8_0(x.data, x.cols, x.rows, x.cols, packed);
+        else if constexpr (bf16_pairs) kernels::pack_bf16_pairs(x.data, x.cols, x.rows, x.cols, packed);
         else kernels::pack_transposed(x.data, x.cols, x.rows, x.cols, packed);
     }
 
     // ct (rows, np) = weight[first_row : first_row + rows] · x over all of weight's K columns.
     static void multiply(const element* packed, std::int64_t np, matrix_view<const Storage> weight, std::int64_t first_row,
                          std::int64_t rows, float* ct) {
-        if constexpr (bf16_pairs) {
+        if constexpr (q8) {
+            kernels::q8_gemm_block_transposed(packed, np, weight.row(first_row), weight.cols / q8_0_block_size, rows,
+                                              weight.cols, ct);
+        } else if constexpr (bf16_pairs) {
             kernels::bf16_gemm_block_transposed(packed, np, weight.row(first_row), weight.cols, rows, weight.cols, ct);
         } else {
             kernels::gemm_block_transposed(packed, np, weight.row(first_row), weight.cols, rows, weight.cols, ct);
@@ -117,7 +132,24 @@ void small_batch_product(matrix_view<const float> x, matrix_view<const Storage> 
         packed_product_block<Storage>(packed.data(), x.rows, weight, first_row, rows, out, out_stride);
         return;
     }
-    if constexpr (std::is_same_v<Storage, bfloat16_compute>) {
+    if constexpr (std::is_same_v<Storage, q8_0_block>) {
+        // Row blocks of one product share x: quantize it once per thread and product, not once per block (a
+        // 4096-wide row costs about as much to quantize as reading 64 of its weight rows). The copy of x the
+        // quantization was made from decides reuse, so a reused buffer with new values is always re-quantized.
+        thread_local kernels::q8_tokens quantized;
+        thread_local std::vector<float> quantized_from;  // (n, K) x as last quantized
+        const auto count = static_cast<std::size_t>(x.rows * x.cols);
+        const bool same = quantized.k == x.cols && quantized_from.size() == count &&
+                          std::equal(quantized_from.begin(), quantized_from.end(), x.data,
+                                     [](float a, float b) { return std::bit_cast<std::uint32_t>(a) ==
+                                                                   std::bit_cast<std::uint32_t>(b); });
+        if (!same) {
+            kernels::quantize_tokens_q8_0(x.data, x.cols, x.rows, x.cols, quantized);
+            quantized_from.assign(x.data, x.data + count);
+        }
+        kernels::q8_dot_product_block(quantized, x.rows, weight.row(first_row), weight.cols / q8_0_block_size, rows,
+                                      out, out_stride);
+    } else if constexpr (std::is_same_v<Storage, bfloat16_compute>) {
         thread_local std::vector<bfloat16> rounded;  // (n, K) x rounded to bf16 (nearest even)
         const std::size_t count = static_cast<std::size_t>(x.rows * x.cols);
         if (rounded.size() < count) rounded.resize(count);
@@ -146,7 +178,8 @@ void pack_activations(matrix_view<const float> x, typename packed_activations<St
 // gate, up: (F, D) weights
 // act_t: packed (rows_for(F), np): features [first_row, first_row + rows) written with silu(gate · x) ⊙ (up · x),
 //        padded tokens 0 — already the packed input of the down projection. first_row must be even (blocks of
-//        weight_rows_per_item rows are), so bf16 pairs never straddle two blocks.
+//        weight_rows_per_item rows are), so bf16 pairs never straddle two blocks; for q8_0, first_row and rows are
+//        multiples of 32 (F is), so each Q8_0 block of features is quantized within one call.
 template <class Storage>
 void gate_up_block_packed(const typename packed_activations<Storage>::element* xt, std::int64_t n,
                           matrix_view<const Storage> gate, matrix_view<const Storage> up, std::int64_t first_row,
@@ -160,7 +193,23 @@ void gate_up_block_packed(const typename packed_activations<Storage>::element* x
     auto value = [&](std::int64_t r, std::int64_t t) {
         return t < n && r < rows ? silu(g[static_cast<std::size_t>(r * np + t)]) * u[static_cast<std::size_t>(r * np + t)] : 0.0f;
     };
-    if constexpr (packing::bf16_pairs) {
+    if constexpr (packing::q8) {
+        float values[q8_0_block_size];
+        std::int8_t q[q8_0_block_size];
+        for (std::int64_t r0 = 0; r0 < rows; r0 += q8_0_block_size) {
+            const std::int64_t b = (first_row + r0) / q8_0_block_size;
+            for (std::int64_t t = 0; t < np; ++t) {
+                if (t >= n) {
+                    kernels::pack_q8_0_zero(b, t, np, act_t);
+                    continue;
+                }
+                for (std::int64_t i = 0; i < q8_0_block_size; ++i) values[i] = value(r0 + i, t);
+                float scale;
+                quantize_q8_0_activations(values, q8_0_block_size, q, &scale);
+                kernels::pack_q8_0_block(q, scale, b, t, np, act_t);
+            }
+        }
+    } else if constexpr (packing::bf16_pairs) {
         for (std::int64_t r = 0; r < rows; r += 2) {
             std::uint32_t* out = act_t + (first_row + r) / 2 * np;
             for (std::int64_t t = 0; t < np; ++t)

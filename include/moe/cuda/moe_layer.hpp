@@ -54,6 +54,9 @@ class moe_layer {
 
    public:
     static constexpr moe_layer_config config = Config;
+    static_assert(Config.weights != weight_format::q8_0,
+                  "moe::cuda::moe_layer: weight_format::q8_0 (8-bit weights) is CPU-only for now; use "
+                  "weight_format::bf16 on CUDA");
     using storage = storage_t<Config.weights>;
     using value_type = device_t<storage>;  // float, __nv_bfloat16 or __half
     static constexpr int D = Config.model_width, F = Config.expert_width, E = Config.experts, K = Config.top_k,

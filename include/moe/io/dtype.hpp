@@ -107,6 +107,7 @@ constexpr dtype dtype_of(weight_format format) {
         case weight_format::bf16: return dtype::bf16;
         case weight_format::fp16: return dtype::f16;
         case weight_format::bf16_compute: return dtype::bf16;
+        case weight_format::q8_0: return dtype::f32;  // no safetensors dtype: quantized at load from any float
     }
     return dtype::f32;
 }

@@ -7,6 +7,7 @@
 // copied rather than read through a misaligned pointer (undefined behaviour).
 //
 // Matrices are row-major; a 1-D tensor of n elements reads as a (1, n) matrix, a scalar as (1, 1).
+// T = q8_0_block quantizes any floating tensor along its last dimension (a multiple of 32) into owned memory.
 #pragma once
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include <limits>
 #include <span>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -27,6 +29,7 @@
 #include "moe/io/mapped_file.hpp"
 #include "moe/io/tensor_info.hpp"
 #include "moe/precision/half_types.hpp"
+#include "moe/precision/q8_0.hpp"
 #include "moe/tensor/matrix_view.hpp"
 
 namespace moe::io {
@@ -110,10 +113,13 @@ void copy_into(const tensor_ref& ref, std::span<T> out /* (numel) */) {
 }
 
 // A tensor of T, either borrowed from the file mapping (in_place()) or owned after conversion.
-// Copyable and movable; a borrowed one is valid only while its file is open.
+// Copyable and movable; a borrowed one is valid only while its file is open. The shape counts weights; for
+// q8_0_block storage the data holds numel / 32 blocks.
 template <class T>
 class loaded_tensor {
    public:
+    static constexpr std::int64_t per_element = weights_per_element<T>;
+
     loaded_tensor() = default;
     // Borrowed: `data` points into a file mapping holding numel elements of shape `shape`.
     loaded_tensor(std::vector<std::int64_t> shape, const T* data, std::string name, std::string file)
@@ -133,7 +139,7 @@ class loaded_tensor {
     // (e.g. `for (float v : load_tensor<float>(ref).span())`), so that does not compile.
     const T* data() const& { return in_place_ ? borrowed_ : owned_.data(); }
     const T* data() const&& = delete;
-    std::span<const T> span() const& { return {data(), static_cast<std::size_t>(numel())}; }
+    std::span<const T> span() const& { return {data(), static_cast<std::size_t>(numel() / per_element)}; }
     std::span<const T> span() const&& = delete;
     bool in_place() const { return in_place_; }
     const std::string& name() const { return name_; }
@@ -154,7 +160,7 @@ class loaded_tensor {
         if (index < 0 || index >= shape_[0]) {
             throw error("slice " + std::to_string(index) + " is out of range for shape " + shape_string(shape_));
         }
-        return {data() + index * shape_[1] * shape_[2], shape_[1], shape_[2]};
+        return {data() + index * shape_[1] * (shape_[2] / per_element), shape_[1], shape_[2]};
     }
 
    private:
@@ -168,21 +174,72 @@ class loaded_tensor {
     std::string file_;
 };
 
-// Any floating-point tensor as T: in place when can_view_in_place<T>(ref), else converted (see copy_into).
-template <class T>
-    requires is_weight_type_v<T>
-loaded_tensor<T> load_tensor(const tensor_ref& ref) {
-    if (can_view_in_place<T>(ref)) {
-        // The mapping is read-only memory with no C++ objects in it; reading it as T is the usual mmap idiom.
-        return {ref.shape(), reinterpret_cast<const T*>(ref.bytes.data()), ref.name(), std::string(ref.file)};
+// Any floating-point tensor quantized to Q8_0 blocks along its last dimension (quantize_q8_0_row, exactly as
+// gguf-py/llama-quantize do). Throws naming the tensor when it is not floating or its last dimension is not a
+// multiple of 32.
+inline loaded_tensor<q8_0_block> load_tensor_q8_0(const tensor_ref& ref) {
+    if (!is_floating(ref.dtype())) {
+        throw detail::ref_error(ref, "is " + std::string(name_of(ref.dtype())) +
+                                         ", expected a floating-point tensor (F32, F16, BF16 or F64) to quantize");
     }
-    // Converted weights are streamed like mapped ones: let large ones fault in as huge pages (see mapped_file.hpp).
-    std::vector<T> values;
-    values.reserve(static_cast<std::size_t>(ref.numel()));
-    advise_huge_pages(values.data(), values.capacity() * sizeof(T));
-    values.resize(static_cast<std::size_t>(ref.numel()));
-    copy_into<T>(ref, std::span<T>(values));
-    return {ref.shape(), std::move(values), ref.name(), std::string(ref.file)};
+    const auto& shape = ref.shape();
+    const std::int64_t cols = shape.empty() ? 1 : shape.back();
+    if (cols % q8_0_block_size != 0) {
+        throw detail::ref_error(ref, "has shape " + shape_string(shape) + ": Q8_0 needs a last dimension that is a "
+                                     "multiple of 32");
+    }
+    const std::int64_t rows = cols == 0 ? 0 : ref.numel() / cols;
+    std::vector<q8_0_block> blocks;
+    blocks.reserve(static_cast<std::size_t>(ref.numel() / q8_0_block_size));
+    advise_huge_pages(blocks.data(), blocks.capacity() * sizeof(q8_0_block));
+    blocks.resize(blocks.capacity());
+    const std::size_t stride = size_of(ref.dtype());
+    // Rows are independent: large tensors are quantized on all cores (the result does not depend on the split).
+    auto quantize_rows = [&](std::int64_t first, std::int64_t last) {
+        std::vector<float> row(static_cast<std::size_t>(cols));
+        for (std::int64_t r = first; r < last; ++r) {
+            const std::byte* source = ref.bytes.data() + static_cast<std::size_t>(r * cols) * stride;
+            if (ref.dtype() == dtype::bf16) {
+                for (std::int64_t c = 0; c < cols; ++c)
+                    row[std::size_t(c)] = bfloat16::to_float(detail::load_unaligned<std::uint16_t>(source + 2 * c));
+            } else {
+                for (std::int64_t c = 0; c < cols; ++c)
+                    row[std::size_t(c)] = detail::element_to_float(ref.dtype(), source + c * stride);
+            }
+            quantize_q8_0_row(row.data(), cols, blocks.data() + r * (cols / q8_0_block_size));
+        }
+    };
+    const std::int64_t workers = ref.numel() < (std::int64_t{1} << 20)
+                                     ? 1
+                                     : std::clamp<std::int64_t>(std::thread::hardware_concurrency(), 1, 64);
+    std::vector<std::thread> threads;
+    for (std::int64_t w = 1; w < workers; ++w)
+        threads.emplace_back(quantize_rows, rows * w / workers, rows * (w + 1) / workers);
+    quantize_rows(0, rows / workers);
+    for (auto& thread : threads) thread.join();
+    return {ref.shape(), std::move(blocks), ref.name(), std::string(ref.file)};
+}
+
+// Any floating-point tensor as T: in place when can_view_in_place<T>(ref), else converted (see copy_into);
+// quantized for T = q8_0_block.
+template <class T>
+    requires is_weight_type_v<T> || std::is_same_v<T, q8_0_block>
+loaded_tensor<T> load_tensor(const tensor_ref& ref) {
+    if constexpr (std::is_same_v<T, q8_0_block>) {
+        return load_tensor_q8_0(ref);
+    } else {
+        if (can_view_in_place<T>(ref)) {
+            // The mapping is read-only memory with no C++ objects in it; reading it as T is the usual mmap idiom.
+            return {ref.shape(), reinterpret_cast<const T*>(ref.bytes.data()), ref.name(), std::string(ref.file)};
+        }
+        // Converted weights are streamed like mapped ones: let large ones fault in as huge pages (mapped_file.hpp).
+        std::vector<T> values;
+        values.reserve(static_cast<std::size_t>(ref.numel()));
+        advise_huge_pages(values.data(), values.capacity() * sizeof(T));
+        values.resize(static_cast<std::size_t>(ref.numel()));
+        copy_into<T>(ref, std::span<T>(values));
+        return {ref.shape(), std::move(values), ref.name(), std::string(ref.file)};
+    }
 }
 
 // Throws checkpoint_error naming the tensor, the file, the actual and the expected shape unless they are equal.
@@ -236,7 +293,7 @@ host_matrix<T> copy_matrix(const tensor_ref& ref) {
 
 // Checks the shape is (rows, cols) (or (cols) when rows == 1), then loads in place or converted; use .matrix().
 template <class T>
-    requires is_weight_type_v<T>
+    requires is_weight_type_v<T> || std::is_same_v<T, q8_0_block>
 loaded_tensor<T> load_matrix(const tensor_ref& ref, std::int64_t rows, std::int64_t cols) {
     expect_matrix_shape(ref, rows, cols);
     return load_tensor<T>(ref);

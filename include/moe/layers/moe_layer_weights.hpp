@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "moe/config/moe_layer_config.hpp"
 #include "moe/config/validate.hpp"
@@ -97,7 +98,15 @@ struct owned_moe_layer_weights {
         auto fill = [&rng](auto& m, double fan_in) {
             std::uniform_real_distribution<float> dist(-1.0f / float(std::sqrt(fan_in)), 1.0f / float(std::sqrt(fan_in)));
             using T = std::remove_cvref_t<decltype(*m.data())>;
-            for (std::int64_t i = 0; i < m.rows() * m.cols(); ++i) m.data()[i] = T(dist(rng));
+            if constexpr (std::is_same_v<T, q8_0_block>) {  // the same draws as fp32, quantized row by row
+                std::vector<float> row(static_cast<std::size_t>(m.cols()));
+                for (std::int64_t r = 0; r < m.rows(); ++r) {
+                    for (float& v : row) v = dist(rng);
+                    quantize_q8_0_row(row.data(), m.cols(), m.row(r));
+                }
+            } else {
+                for (std::int64_t i = 0; i < m.rows() * m.cols(); ++i) m.data()[i] = T(dist(rng));
+            }
         };
         fill(w.router, D);
         if constexpr (C.router.selection_bias) {

@@ -120,7 +120,7 @@ inline layer_cost attention_cost(const attention_config& a) {
     c.shared_matmul = Q * D + 2 * KV * D + D * Q;
     c.attention_per_position = 4 * std::int64_t{a.heads} * a.head_dim;
     c.kv_bytes = a.cache_floats_per_token() * kv_cache_bytes_per_float;
-    c.fixed_bytes = c.parameters * std::int64_t(bytes_per_weight(a.weights));
+    c.fixed_bytes = weight_bytes(a.weights, c.parameters);  // q8_0: biases/norms counted as blocks (tiny)
     return c;
 }
 
@@ -133,28 +133,29 @@ inline layer_cost attention_cost(const mla_config& m) {
                       (R + Dr) * D + std::int64_t{m.kv_b_rows()} * R + D * H * m.v_head_dim;
     c.attention_per_position = 2 * H * (R + Dr) + 2 * H * R;
     c.kv_bytes = m.cache_floats_per_token() * kv_cache_bytes_per_float;
-    c.fixed_bytes = c.parameters * std::int64_t(bytes_per_weight(m.weights));
+    c.fixed_bytes = weight_bytes(m.weights, c.parameters);
     return c;
 }
 
 inline layer_cost ffn_cost(const moe_layer_config& f) {
-    const std::int64_t D = f.model_width, b = std::int64_t(bytes_per_weight(f.weights));
+    const std::int64_t D = f.model_width;
+    const auto b = [&f](std::int64_t weights) { return weight_bytes(f.weights, weights); };
     layer_cost c;
     c.parameters = f.total_parameters();
     c.active = f.active_parameters();
     const std::int64_t shared = f.ffn_parameters(f.shared_width()) + (f.shared_expert_gate ? D : 0);
     c.shared_matmul = f.router_parameters() - (f.router.selection_bias ? f.experts : 0) + shared;
     // Router weights are always held in fp32 (moe/config/precision.hpp).
-    c.fixed_bytes = f.router_parameters() * 4 + shared * b;
+    c.fixed_bytes = f.router_parameters() * 4 + b(shared);
     c.routed = {.layers = 1, .experts = f.experts, .top_k = f.top_k, .expert_parameters = f.ffn_parameters(f.expert_width),
-                .expert_bytes = f.ffn_parameters(f.expert_width) * b};
+                .expert_bytes = b(f.ffn_parameters(f.expert_width))};
     return c;
 }
 
 inline layer_cost ffn_cost(const dense_mlp_config& f) {
     layer_cost c;
     c.parameters = c.active = c.shared_matmul = 3 * std::int64_t{f.model_width} * f.width;
-    c.fixed_bytes = c.parameters * std::int64_t(bytes_per_weight(f.weights));
+    c.fixed_bytes = weight_bytes(f.weights, c.parameters);
     return c;
 }
 
@@ -169,7 +170,7 @@ struct model_traits<cpu::causal_lm<L, Stacks...>> {
         const auto a = attention_cost(layer::attention_type::config);
         const auto f = ffn_cost(layer::feed_forward_type::config);
         const std::int64_t n = Stack::count, norms = 2 * m.model_width;
-        const std::int64_t norm_bytes = norms * std::int64_t(bytes_per_weight(layer::attention_type::config.weights));
+        const auto norm_bytes = std::int64_t(double(norms) * bytes_per_vector_element(layer::attention_type::config.weights));
         m.layers += n;
         m.parameters_total += n * (a.parameters + f.parameters + norms);
         m.parameters_active += n * (a.active + f.active + norms);
@@ -189,15 +190,16 @@ struct model_traits<cpu::causal_lm<L, Stacks...>> {
         m.family = std::string(name_of(L.family));
         m.vocab_size = L.vocab_size;
         m.model_width = L.model_width;
-        const std::int64_t VD = std::int64_t{L.vocab_size} * L.model_width, b = std::int64_t(bytes_per_weight(L.weights));
+        const std::int64_t VD = std::int64_t{L.vocab_size} * L.model_width;
+        const auto b = [](std::int64_t weights) { return weight_bytes(L.weights, weights); };
         (add_stack<Stacks>(m), ...);
         // Embedding + final norm + LM head (the head is the embedding matrix when tied: counted once).
         const std::int64_t outer = VD + L.model_width + (L.tied_embeddings ? 0 : VD);
         m.parameters_total += outer;
         m.parameters_active += outer;  // a token reads one embedding row but multiplies through the whole head
         m.head_matmul_parameters = VD;
-        m.fixed_weight_bytes += (L.model_width + VD) * b;  // final norm + head
-        m.embedding_row_bytes = std::int64_t{L.model_width} * b;
+        m.fixed_weight_bytes += std::int64_t(double(L.model_width) * bytes_per_vector_element(L.weights)) + b(VD);  // final norm + head
+        m.embedding_row_bytes = b(L.model_width);
         return m;
     }
 };

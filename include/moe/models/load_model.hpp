@@ -4,7 +4,8 @@
 //
 // 1. config.json is checked against the type: every compile-time field, all mismatches in one moe::config_error.
 // 2. Tensors are bound by their Hugging Face names. A tensor whose file dtype is the type's storage format is used
-//    in place from the memory-mapped file (no copy); others are converted once (router weights to fp32 always).
+//    in place from the memory-mapped file (no copy); others are converted once (router weights to fp32 always);
+//    weight_format::q8_0 quantizes every matrix at load (llama.cpp's Q8_0 quantizer) and reads vectors as fp32.
 //    Experts are read from per-expert keys (experts.E.gate_proj / Mixtral w1, w3, w2) or from the fused
 //    experts.gate_up_proj (E, 2F, D) / experts.down_proj (E, D, F) tensors — whichever the checkpoint has.
 // 3. Any missing or mis-shaped tensor throws moe::io::checkpoint_error naming the file, the tensor and both shapes.
@@ -106,6 +107,7 @@ struct layer_loader<cpu::grouped_query_attention<A>> {
 
     static cpu::grouped_query_attention<A> load(context& ctx) {
         using S = storage_t<A.weights>;
+        using Vec = vector_storage_t<A.weights>;
         const std::string p = ctx.layer_prefix + "self_attn.";
         attention_weights<A> w;
         w.q_proj = ctx.store.matrix<S>(p + "q_proj.weight", A.q_width(), A.model_width);
@@ -113,14 +115,14 @@ struct layer_loader<cpu::grouped_query_attention<A>> {
         w.v_proj = ctx.store.matrix<S>(p + "v_proj.weight", A.kv_width(), A.model_width);
         w.o_proj = ctx.store.matrix<S>(p + "o_proj.weight", A.model_width, A.q_width());
         if constexpr (A.qkv_bias) {
-            w.q_bias = ctx.store.matrix<S>(p + "q_proj.bias", 1, A.q_width());
-            w.k_bias = ctx.store.matrix<S>(p + "k_proj.bias", 1, A.kv_width());
-            w.v_bias = ctx.store.matrix<S>(p + "v_proj.bias", 1, A.kv_width());
+            w.q_bias = ctx.store.matrix<Vec>(p + "q_proj.bias", 1, A.q_width());
+            w.k_bias = ctx.store.matrix<Vec>(p + "k_proj.bias", 1, A.kv_width());
+            w.v_bias = ctx.store.matrix<Vec>(p + "v_proj.bias", 1, A.kv_width());
         }
-        if constexpr (A.output_bias) w.o_bias = ctx.store.matrix<S>(p + "o_proj.bias", 1, A.model_width);
+        if constexpr (A.output_bias) w.o_bias = ctx.store.matrix<Vec>(p + "o_proj.bias", 1, A.model_width);
         if constexpr (A.qk_norm != qk_norm_kind::none) {
-            w.q_norm = ctx.store.matrix<S>(p + "q_norm.weight", 1, attention_weights<A>::q_norm_width);
-            w.k_norm = ctx.store.matrix<S>(p + "k_norm.weight", 1, attention_weights<A>::k_norm_width);
+            w.q_norm = ctx.store.matrix<Vec>(p + "q_norm.weight", 1, attention_weights<A>::q_norm_width);
+            w.k_norm = ctx.store.matrix<Vec>(p + "k_norm.weight", 1, attention_weights<A>::k_norm_width);
         }
         attention_runtime runtime{.rope = ctx.config.rope(),
                                   .rms_norm_eps = float(ctx.config.number({"rms_norm_eps"}, 1e-6)),
@@ -153,6 +155,7 @@ struct layer_loader<cpu::multi_head_latent_attention<M>> {
 
     static cpu::multi_head_latent_attention<M> load(context& ctx) {
         using S = storage_t<M.weights>;
+        using Vec = vector_storage_t<M.weights>;
         const std::string p = ctx.layer_prefix + "self_attn.";
         const std::int64_t D = M.model_width, R = M.kv_lora_rank, Dr = M.qk_rope_head_dim, Rq = M.q_lora_rank;
         mla_weights<M> w;
@@ -160,16 +163,16 @@ struct layer_loader<cpu::multi_head_latent_attention<M>> {
             w.q_proj = ctx.store.matrix<S>(p + "q_proj.weight", M.q_width(), D);
         } else {
             w.q_a_proj = ctx.store.matrix<S>(p + "q_a_proj.weight", Rq, D);
-            if constexpr (M.bias) w.q_a_bias = ctx.store.matrix<S>(p + "q_a_proj.bias", 1, Rq);
-            w.q_a_norm = ctx.store.matrix<S>(p + "q_a_layernorm.weight", 1, Rq);
+            if constexpr (M.bias) w.q_a_bias = ctx.store.matrix<Vec>(p + "q_a_proj.bias", 1, Rq);
+            w.q_a_norm = ctx.store.matrix<Vec>(p + "q_a_layernorm.weight", 1, Rq);
             w.q_b_proj = ctx.store.matrix<S>(p + "q_b_proj.weight", M.q_width(), Rq);
         }
         w.kv_a_proj = ctx.store.matrix<S>(p + "kv_a_proj_with_mqa.weight", R + Dr, D);
-        if constexpr (M.bias) w.kv_a_bias = ctx.store.matrix<S>(p + "kv_a_proj_with_mqa.bias", 1, R + Dr);
-        w.kv_a_norm = ctx.store.matrix<S>(p + "kv_a_layernorm.weight", 1, R);
+        if constexpr (M.bias) w.kv_a_bias = ctx.store.matrix<Vec>(p + "kv_a_proj_with_mqa.bias", 1, R + Dr);
+        w.kv_a_norm = ctx.store.matrix<Vec>(p + "kv_a_layernorm.weight", 1, R);
         w.kv_b_proj = ctx.store.matrix<S>(p + "kv_b_proj.weight", M.kv_b_rows(), R);
         w.o_proj = ctx.store.matrix<S>(p + "o_proj.weight", D, std::int64_t{M.heads} * M.v_head_dim);
-        if constexpr (M.bias) w.o_bias = ctx.store.matrix<S>(p + "o_proj.bias", 1, D);
+        if constexpr (M.bias) w.o_bias = ctx.store.matrix<Vec>(p + "o_proj.bias", 1, D);
         return cpu::multi_head_latent_attention<M>(w, mla_runtime{.rope = ctx.config.rope()});
     }
 };
@@ -253,7 +256,7 @@ struct layer_loader<cpu::moe_layer<C>> {
             for (std::int64_t e = 0; e < E; ++e) {
                 const auto both = gate_up.matrix(e);  // (2F, D): gate rows, then up rows
                 w.experts[e].gate = {both.data, F, D};
-                w.experts[e].up = {both.data + F * D, F, D};
+                w.experts[e].up = {both.row(F), F, D};
                 w.experts[e].down = down.matrix(e);
             }
         } else {
@@ -285,12 +288,12 @@ struct layer_loader<cpu::decoder_layer<Attention, FeedForward>> {
     }
 
     static cpu::decoder_layer<Attention, FeedForward> load(context& ctx) {
-        using S = typename cpu::decoder_layer<Attention, FeedForward>::storage;
+        using Vec = typename cpu::decoder_layer<Attention, FeedForward>::vector;
         constexpr std::int64_t D = Attention::D;
         return cpu::decoder_layer<Attention, FeedForward>(
             layer_loader<Attention>::load(ctx), layer_loader<FeedForward>::load(ctx),
-            ctx.store.matrix<S>(ctx.layer_prefix + "input_layernorm.weight", 1, D),
-            ctx.store.matrix<S>(ctx.layer_prefix + "post_attention_layernorm.weight", 1, D),
+            ctx.store.matrix<Vec>(ctx.layer_prefix + "input_layernorm.weight", 1, D),
+            ctx.store.matrix<Vec>(ctx.layer_prefix + "post_attention_layernorm.weight", 1, D),
             float(ctx.config.number({"rms_norm_eps"}, 1e-6)));
     }
 };
@@ -337,7 +340,7 @@ struct model_loader<cpu::causal_lm<L, Stacks...>> {
         int index = 0;
         load_stacks(ctx, layers, index, std::index_sequence_for<Stacks...>{});
         const auto embedding = store->matrix<storage>("model.embed_tokens.weight", L.vocab_size, L.model_width);
-        const auto norm = store->matrix<storage>("model.norm.weight", 1, L.model_width);
+        const auto norm = store->matrix<typename model::vector>("model.norm.weight", 1, L.model_width);
         matrix_view<const storage> head{};
         if constexpr (!L.tied_embeddings) head = store->matrix<storage>("lm_head.weight", L.vocab_size, L.model_width);
         return model(embedding, std::move(layers), norm, head, float(config.number({"rms_norm_eps"}, 1e-6)),

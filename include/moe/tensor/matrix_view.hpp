@@ -1,7 +1,9 @@
 // moe/tensor/matrix_view.hpp — non-owning row-major matrix views, an owning host matrix, and shape errors.
 //
 // Views never own: weights usually live in a memory-mapped checkpoint. host_matrix owns, for activations,
-// converted weights and tests. All matrices are dense row-major (leading dimension = cols).
+// converted weights and tests. All matrices are dense row-major. `cols` counts weights: for block-quantized
+// storage (q8_0_block holds 32 weights, see precision/q8_0.hpp) a row is cols / weights_per_element<T> elements,
+// so shapes, row slicing and shape checks read the same for every storage format.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace moe {
@@ -19,15 +22,25 @@ class shape_error : public std::invalid_argument {
     using std::invalid_argument::invalid_argument;
 };
 
+// Weights held by one element of storage type T: 1, or a block's worth for block-quantized types.
+template <class T>
+inline constexpr std::int64_t weights_per_element = 1;
+
 template <class T>
 struct matrix_view {
+    static constexpr std::int64_t per_element = weights_per_element<std::remove_const_t<T>>;
+
     T* data = nullptr;
     std::int64_t rows = 0;
-    std::int64_t cols = 0;
+    std::int64_t cols = 0;  // in weights
 
-    T* row(std::int64_t r) const { return data + r * cols; }
-    T& operator()(std::int64_t r, std::int64_t c) const { return data[r * cols + c]; }
-    std::int64_t size() const { return rows * cols; }
+    T* row(std::int64_t r) const { return data + r * (cols / per_element); }
+    T& operator()(std::int64_t r, std::int64_t c) const
+        requires(per_element == 1)
+    {
+        return data[r * cols + c];
+    }
+    std::int64_t size() const { return rows * (cols / per_element); }  // elements
     std::span<T> span() const { return {data, static_cast<std::size_t>(size())}; }
     // Read-only view of the same memory.
     operator matrix_view<const T>() const { return {data, rows, cols}; }
@@ -36,16 +49,32 @@ struct matrix_view {
 template <class T>
 class host_matrix {
    public:
+    static constexpr std::int64_t per_element = weights_per_element<T>;
+
     host_matrix() = default;
+    // cols counts weights and must be a multiple of per_element (always true for per_element == 1).
     host_matrix(std::int64_t rows, std::int64_t cols, T fill = T{})
-        : rows_(rows), cols_(cols), data_(static_cast<std::size_t>(rows * cols), fill) {}
+        : rows_(rows), cols_(cols), data_(static_cast<std::size_t>(rows * (cols / per_element)), fill) {
+        if (cols % per_element != 0) {
+            throw shape_error("host_matrix: " + std::to_string(cols) + " columns is not a multiple of the " +
+                              std::to_string(per_element) + "-weight blocks of its storage type");
+        }
+    }
 
     matrix_view<T> view() { return {data_.data(), rows_, cols_}; }
     matrix_view<const T> view() const { return {data_.data(), rows_, cols_}; }
-    T* row(std::int64_t r) { return data_.data() + r * cols_; }
-    const T* row(std::int64_t r) const { return data_.data() + r * cols_; }
-    T& operator()(std::int64_t r, std::int64_t c) { return data_[static_cast<std::size_t>(r * cols_ + c)]; }
-    const T& operator()(std::int64_t r, std::int64_t c) const { return data_[static_cast<std::size_t>(r * cols_ + c)]; }
+    T* row(std::int64_t r) { return data_.data() + r * (cols_ / per_element); }
+    const T* row(std::int64_t r) const { return data_.data() + r * (cols_ / per_element); }
+    T& operator()(std::int64_t r, std::int64_t c)
+        requires(per_element == 1)
+    {
+        return data_[static_cast<std::size_t>(r * cols_ + c)];
+    }
+    const T& operator()(std::int64_t r, std::int64_t c) const
+        requires(per_element == 1)
+    {
+        return data_[static_cast<std::size_t>(r * cols_ + c)];
+    }
     T* data() { return data_.data(); }
     const T* data() const { return data_.data(); }
     std::int64_t rows() const { return rows_; }
@@ -54,7 +83,7 @@ class host_matrix {
     void resize(std::int64_t rows, std::int64_t cols) {
         rows_ = rows;
         cols_ = cols;
-        data_.resize(static_cast<std::size_t>(rows * cols));
+        data_.resize(static_cast<std::size_t>(rows * (cols / per_element)));
     }
 
    private:

@@ -1,7 +1,8 @@
 // moe/cpu/attention/attention_weights.hpp — the tensors an attention layer reads, as views, and owning variants.
 //
 // Matrices use the nn.Linear layout (out_features, in_features) and vectors are (1, n) rows, so checkpoint
-// tensors map onto the views without a copy. Every tensor is stored in the config's weight_format.
+// tensors map onto the views without a copy. Every tensor is stored in the config's weight_format, except that
+// the vectors of a block-quantized format (q8_0) stay fp32 (vector_storage_t).
 // Names follow the Hugging Face module attributes (q_proj, kv_a_proj_with_mqa → kv_a_proj, ...).
 #pragma once
 
@@ -10,8 +11,10 @@
 #include <random>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "moe/config/attention_config.hpp"
+#include "moe/config/precision.hpp"
 #include "moe/tensor/matrix_view.hpp"
 
 namespace moe {
@@ -20,7 +23,8 @@ namespace moe {
 template <attention_config C>
 struct attention_weights {
     static_assert(check_attention_config<C>::value);
-    using storage = storage_t<C.weights>;
+    using storage = storage_t<C.weights>;        // matrices
+    using vector = vector_storage_t<C.weights>;  // biases, norm weights
     static constexpr std::int64_t D = C.model_width, Q = C.q_width(), KV = C.kv_width();
     static constexpr std::int64_t q_norm_width = C.qk_norm == qk_norm_kind::per_head ? C.head_dim : Q;
     static constexpr std::int64_t k_norm_width = C.qk_norm == qk_norm_kind::per_head ? C.head_dim : KV;
@@ -29,12 +33,12 @@ struct attention_weights {
     matrix_view<const storage> k_proj;  // (G·Dh, D)
     matrix_view<const storage> v_proj;  // (G·Dh, D)
     matrix_view<const storage> o_proj;  // (D, H·Dh)
-    matrix_view<const storage> q_bias;  // (1, H·Dh)  only when C.qkv_bias
-    matrix_view<const storage> k_bias;  // (1, G·Dh)  only when C.qkv_bias
-    matrix_view<const storage> v_bias;  // (1, G·Dh)  only when C.qkv_bias
-    matrix_view<const storage> o_bias;  // (1, D)     only when C.output_bias
-    matrix_view<const storage> q_norm;  // (1, Dh) per_head, (1, H·Dh) whole_projection; only with a QK-norm
-    matrix_view<const storage> k_norm;  // (1, Dh) per_head, (1, G·Dh) whole_projection; only with a QK-norm
+    matrix_view<const vector> q_bias;  // (1, H·Dh)  only when C.qkv_bias
+    matrix_view<const vector> k_bias;  // (1, G·Dh)  only when C.qkv_bias
+    matrix_view<const vector> v_bias;  // (1, G·Dh)  only when C.qkv_bias
+    matrix_view<const vector> o_bias;  // (1, D)     only when C.output_bias
+    matrix_view<const vector> q_norm;  // (1, Dh) per_head, (1, H·Dh) whole_projection; only with a QK-norm
+    matrix_view<const vector> k_norm;  // (1, Dh) per_head, (1, G·Dh) whole_projection; only with a QK-norm
 
     // Throws moe::shape_error naming the first tensor that is missing or mis-shaped.
     void validate(std::string_view owner = "grouped_query_attention") const {
@@ -59,21 +63,22 @@ struct attention_weights {
 template <mla_config C>
 struct mla_weights {
     static_assert(check_mla_config<C>::value);
-    using storage = storage_t<C.weights>;
+    using storage = storage_t<C.weights>;        // matrices
+    using vector = vector_storage_t<C.weights>;  // biases, norm weights
     static constexpr std::int64_t D = C.model_width, Rq = C.q_lora_rank, R = C.kv_lora_rank,
                                   Dr = C.qk_rope_head_dim, Q = C.q_width(), O = std::int64_t{C.heads} * C.v_head_dim;
 
     matrix_view<const storage> q_proj;     // (H·(Dn+Dr), D)  only when Rq == 0
     matrix_view<const storage> q_a_proj;   // (Rq, D)         only when Rq > 0
-    matrix_view<const storage> q_a_bias;   // (1, Rq)         only when Rq > 0 and C.bias
-    matrix_view<const storage> q_a_norm;   // (1, Rq)         q_a_layernorm, only when Rq > 0
+    matrix_view<const vector> q_a_bias;   // (1, Rq)         only when Rq > 0 and C.bias
+    matrix_view<const vector> q_a_norm;   // (1, Rq)         q_a_layernorm, only when Rq > 0
     matrix_view<const storage> q_b_proj;   // (H·(Dn+Dr), Rq) only when Rq > 0
     matrix_view<const storage> kv_a_proj;  // (R + Dr, D)     kv_a_proj_with_mqa
-    matrix_view<const storage> kv_a_bias;  // (1, R + Dr)     only when C.bias
-    matrix_view<const storage> kv_a_norm;  // (1, R)          kv_a_layernorm
+    matrix_view<const vector> kv_a_bias;  // (1, R + Dr)     only when C.bias
+    matrix_view<const vector> kv_a_norm;  // (1, R)          kv_a_layernorm
     matrix_view<const storage> kv_b_proj;  // (H·(Dn+Dv), R)  head h: rows [h·(Dn+Dv), +Dn) key, [+Dn, +Dn+Dv) value
     matrix_view<const storage> o_proj;     // (D, H·Dv)
-    matrix_view<const storage> o_bias;     // (1, D)          only when C.bias
+    matrix_view<const vector> o_bias;     // (1, D)          only when C.bias
 
     void validate(std::string_view owner = "multi_head_latent_attention") const {
         if constexpr (Rq == 0) {
@@ -99,7 +104,15 @@ template <class Matrix>
 void fill_uniform(Matrix& m, std::mt19937_64& rng, float low, float high) {
     std::uniform_real_distribution<float> dist(low, high);
     using T = std::remove_cvref_t<decltype(*m.data())>;
-    for (std::int64_t i = 0; i < m.rows() * m.cols(); ++i) m.data()[i] = T(dist(rng));
+    if constexpr (std::is_same_v<T, q8_0_block>) {  // the same draws as fp32, quantized row by row
+        std::vector<float> row(static_cast<std::size_t>(m.cols()));
+        for (std::int64_t r = 0; r < m.rows(); ++r) {
+            for (float& v : row) v = dist(rng);
+            quantize_q8_0_row(row.data(), m.cols(), m.row(r));
+        }
+    } else {
+        for (std::int64_t i = 0; i < m.rows() * m.cols(); ++i) m.data()[i] = T(dist(rng));
+    }
 }
 template <class Matrix>
 void fill_linear(Matrix& m, std::mt19937_64& rng) {
@@ -113,13 +126,14 @@ template <attention_config C>
 struct owned_attention_weights {
     using W = attention_weights<C>;
     using storage = typename W::storage;
+    using vector = typename W::vector;
     static constexpr std::int64_t D = W::D, Q = W::Q, KV = W::KV;
     static constexpr bool norm = C.qk_norm != qk_norm_kind::none;
 
     host_matrix<storage> q_proj{Q, D}, k_proj{KV, D}, v_proj{KV, D}, o_proj{D, Q};
-    host_matrix<storage> q_bias{1, C.qkv_bias ? Q : 0}, k_bias{1, C.qkv_bias ? KV : 0}, v_bias{1, C.qkv_bias ? KV : 0};
-    host_matrix<storage> o_bias{1, C.output_bias ? D : 0};
-    host_matrix<storage> q_norm{1, norm ? W::q_norm_width : 0}, k_norm{1, norm ? W::k_norm_width : 0};
+    host_matrix<vector> q_bias{1, C.qkv_bias ? Q : 0}, k_bias{1, C.qkv_bias ? KV : 0}, v_bias{1, C.qkv_bias ? KV : 0};
+    host_matrix<vector> o_bias{1, C.output_bias ? D : 0};
+    host_matrix<vector> q_norm{1, norm ? W::q_norm_width : 0}, k_norm{1, norm ? W::k_norm_width : 0};
 
     W view() const {
         W w;
@@ -156,13 +170,17 @@ template <mla_config C>
 struct owned_mla_weights {
     using W = mla_weights<C>;
     using storage = typename W::storage;
+    using vector = typename W::vector;
     static constexpr std::int64_t D = W::D, Rq = W::Rq, R = W::R, Dr = W::Dr, Q = W::Q, O = W::O;
 
     host_matrix<storage> q_proj{Rq == 0 ? Q : 0, D};
-    host_matrix<storage> q_a_proj{Rq, D}, q_a_bias{1, C.bias ? Rq : 0}, q_a_norm{1, Rq}, q_b_proj{Rq > 0 ? Q : 0, Rq};
-    host_matrix<storage> kv_a_proj{R + Dr, D}, kv_a_bias{1, C.bias ? R + Dr : 0}, kv_a_norm{1, R};
+    host_matrix<storage> q_a_proj{Rq, D}, q_b_proj{Rq > 0 ? Q : 0, Rq};
+    host_matrix<vector> q_a_bias{1, C.bias ? Rq : 0}, q_a_norm{1, Rq};
+    host_matrix<storage> kv_a_proj{R + Dr, D};
+    host_matrix<vector> kv_a_bias{1, C.bias ? R + Dr : 0}, kv_a_norm{1, R};
     host_matrix<storage> kv_b_proj{C.kv_b_rows(), R};
-    host_matrix<storage> o_proj{D, O}, o_bias{1, C.bias ? D : 0};
+    host_matrix<storage> o_proj{D, O};
+    host_matrix<vector> o_bias{1, C.bias ? D : 0};
 
     W view() const {
         W w;

@@ -30,6 +30,7 @@ class grouped_query_attention {
    public:
     static constexpr attention_config config = Config;
     using storage = storage_t<Config.weights>;
+    using vector = vector_storage_t<Config.weights>;
     static constexpr std::int64_t D = Config.model_width, H = Config.heads, G = Config.kv_heads,
                                   Dh = Config.head_dim, Q = Config.q_width(), KV = Config.kv_width();
 
@@ -62,11 +63,11 @@ class grouped_query_attention {
         linear<storage>(x, weights_.v_proj, weights_.v_bias, v, pool);
 
         if constexpr (Config.qk_norm == qk_norm_kind::per_head) {  // rows of one head: (T·H, Dh), (T·G, Dh)
-            rms_norm<storage>(matrix_view<float>{q_.data(), T * H, Dh}, weights_.q_norm, runtime_.rms_norm_eps);
-            rms_norm<storage>(matrix_view<float>{k.data, T * G, Dh}, weights_.k_norm, runtime_.rms_norm_eps);
+            rms_norm<vector>(matrix_view<float>{q_.data(), T * H, Dh}, weights_.q_norm, runtime_.rms_norm_eps);
+            rms_norm<vector>(matrix_view<float>{k.data, T * G, Dh}, weights_.k_norm, runtime_.rms_norm_eps);
         } else if constexpr (Config.qk_norm == qk_norm_kind::whole_projection) {
-            rms_norm<storage>(q_.view(), weights_.q_norm, runtime_.rms_norm_eps);
-            rms_norm<storage>(k, weights_.k_norm, runtime_.rms_norm_eps);
+            rms_norm<vector>(q_.view(), weights_.q_norm, runtime_.rms_norm_eps);
+            rms_norm<vector>(k, weights_.k_norm, runtime_.rms_norm_eps);
         }
         if (runtime_.clip_qkv > 0.0f) {
             for (matrix_view<float> m : {q_.view(), k, v}) clamp(m, runtime_.clip_qkv);

@@ -42,6 +42,7 @@ class multi_head_latent_attention {
    public:
     static constexpr mla_config config = Config;
     using storage = storage_t<Config.weights>;
+    using vector = vector_storage_t<Config.weights>;
     static constexpr std::int64_t D = Config.model_width, H = Config.heads, Rq = Config.q_lora_rank,
                                   R = Config.kv_lora_rank, Dn = Config.qk_nope_head_dim, Dr = Config.qk_rope_head_dim,
                                   Dv = Config.v_head_dim, Dqk = Config.qk_head_dim(), Q = Config.q_width();
@@ -119,7 +120,7 @@ class multi_head_latent_attention {
         } else {
             q_latent_.resize(x.rows, Rq);  // (T, Rq)
             linear<storage>(x, weights_.q_a_proj, weights_.q_a_bias, q_latent_.view(), pool);
-            rms_norm<storage>(q_latent_.view(), weights_.q_a_norm, runtime_.latent_norm_eps);
+            rms_norm<vector>(q_latent_.view(), weights_.q_a_norm, runtime_.latent_norm_eps);
             linear<storage>(q_latent_.view(), weights_.q_b_proj, q_.view(), pool);
         }
     }
