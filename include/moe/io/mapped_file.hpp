@@ -21,8 +21,10 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <new>
 #include <span>
 #include <string>
 #include <utility>
@@ -47,6 +49,35 @@ inline void advise_huge_pages(void* data, std::size_t bytes) {
     (void)bytes;
 #endif
 }
+
+// Allocator for converted weights: blocks of 2 MiB and more start on a 2 MiB boundary and span whole 2 MiB pages,
+// all advised for transparent huge pages — so every byte of a tensor that decode streams is on a huge page (a
+// plain vector's interior only: measured 19 vs 33 GB/s from one core for 4 KiB vs 2 MiB pages). Smaller blocks use
+// operator new.
+template <class T>
+struct huge_page_allocator {
+    using value_type = T;
+    static constexpr std::size_t huge = std::size_t{2} << 20;
+
+    huge_page_allocator() = default;
+    template <class U>
+    huge_page_allocator(const huge_page_allocator<U>&) {}
+
+    T* allocate(std::size_t n) {
+        const std::size_t bytes = n * sizeof(T);
+        if (bytes < huge) return static_cast<T*>(::operator new(bytes, std::align_val_t{alignof(T)}));
+        void* p = std::aligned_alloc(huge, (bytes + huge - 1) / huge * huge);
+        if (p == nullptr) throw std::bad_alloc();
+        advise_huge_pages(p, (bytes + huge - 1) / huge * huge);
+        return static_cast<T*>(p);
+    }
+    void deallocate(T* p, std::size_t n) {
+        if (n * sizeof(T) < huge) ::operator delete(p, std::align_val_t{alignof(T)});
+        else std::free(p);
+    }
+    template <class U>
+    bool operator==(const huge_page_allocator<U>&) const { return true; }
+};
 
 class mapped_file {
    public:

@@ -124,9 +124,13 @@ class loaded_tensor {
     // Borrowed: `data` points into a file mapping holding numel elements of shape `shape`.
     loaded_tensor(std::vector<std::int64_t> shape, const T* data, std::string name, std::string file)
         : shape_(std::move(shape)), borrowed_(data), in_place_(true), name_(std::move(name)), file_(std::move(file)) {}
-    // Owned: `values` holds numel elements of shape `shape`.
-    loaded_tensor(std::vector<std::int64_t> shape, std::vector<T> values, std::string name, std::string file)
+    using owned_values = std::vector<T, huge_page_allocator<T>>;
+    // Owned: `values` holds numel elements (numel / 32 blocks for q8_0_block) of shape `shape`.
+    loaded_tensor(std::vector<std::int64_t> shape, owned_values values, std::string name, std::string file)
         : shape_(std::move(shape)), owned_(std::move(values)), name_(std::move(name)), file_(std::move(file)) {}
+    loaded_tensor(std::vector<std::int64_t> shape, const std::vector<T>& values, std::string name, std::string file)
+        : loaded_tensor(std::move(shape), owned_values(values.begin(), values.end()), std::move(name),
+                        std::move(file)) {}
 
     const std::vector<std::int64_t>& shape() const { return shape_; }
     std::size_t rank() const { return shape_.size(); }
@@ -168,7 +172,7 @@ class loaded_tensor {
 
     std::vector<std::int64_t> shape_;
     const T* borrowed_ = nullptr;
-    std::vector<T> owned_;
+    owned_values owned_;
     bool in_place_ = false;
     std::string name_;
     std::string file_;
@@ -189,10 +193,7 @@ inline loaded_tensor<q8_0_block> load_tensor_q8_0(const tensor_ref& ref) {
                                      "multiple of 32");
     }
     const std::int64_t rows = cols == 0 ? 0 : ref.numel() / cols;
-    std::vector<q8_0_block> blocks;
-    blocks.reserve(static_cast<std::size_t>(ref.numel() / q8_0_block_size));
-    advise_huge_pages(blocks.data(), blocks.capacity() * sizeof(q8_0_block));
-    blocks.resize(blocks.capacity());
+    loaded_tensor<q8_0_block>::owned_values blocks(static_cast<std::size_t>(ref.numel() / q8_0_block_size));
     const std::size_t stride = size_of(ref.dtype());
     // Rows are independent: large tensors are quantized on all cores (the result does not depend on the split).
     auto quantize_rows = [&](std::int64_t first, std::int64_t last) {
@@ -232,11 +233,8 @@ loaded_tensor<T> load_tensor(const tensor_ref& ref) {
             // The mapping is read-only memory with no C++ objects in it; reading it as T is the usual mmap idiom.
             return {ref.shape(), reinterpret_cast<const T*>(ref.bytes.data()), ref.name(), std::string(ref.file)};
         }
-        // Converted weights are streamed like mapped ones: let large ones fault in as huge pages (mapped_file.hpp).
-        std::vector<T> values;
-        values.reserve(static_cast<std::size_t>(ref.numel()));
-        advise_huge_pages(values.data(), values.capacity() * sizeof(T));
-        values.resize(static_cast<std::size_t>(ref.numel()));
+        // Converted weights are streamed like mapped ones: on huge pages (huge_page_allocator, mapped_file.hpp).
+        typename loaded_tensor<T>::owned_values values(static_cast<std::size_t>(ref.numel()));
         copy_into<T>(ref, std::span<T>(values));
         return {ref.shape(), std::move(values), ref.name(), std::string(ref.file)};
     }
