@@ -78,10 +78,13 @@ TEST_CASE("gate_up_block and down_block equal plain SwiGLU loops", "[perf_kernel
         std::vector<float> act(static_cast<std::size_t>(tokens * F)), y(static_cast<std::size_t>(tokens * D));
         const moe::matrix_view<const float> xv{x.data(), tokens, D};
         const moe::matrix_view<const moe::bfloat16> gv{gate.data(), F, D}, uv{up.data(), F, D}, dv{down.data(), D, F};
+        moe::cpu::small_batch_tokens_of<moe::bfloat16> prepared;
+        prepared.prepare(xv);
         for (std::int64_t first = 0; first < F; first += 64)
-            moe::cpu::gate_up_block<moe::bfloat16>(xv, gv, uv, first, std::min<std::int64_t>(64, F - first), {act.data(), tokens, F});
+            moe::cpu::gate_up_block<moe::bfloat16>(prepared, gv, uv, first, std::min<std::int64_t>(64, F - first), {act.data(), tokens, F});
+        prepared.prepare({act.data(), tokens, F});
         for (std::int64_t first = 0; first < D; first += 64)
-            moe::cpu::down_block<moe::bfloat16>({act.data(), tokens, F}, dv, first, std::min<std::int64_t>(64, D - first), {y.data(), tokens, D});
+            moe::cpu::down_block<moe::bfloat16>(prepared, dv, first, std::min<std::int64_t>(64, D - first), {y.data(), tokens, D});
         for (std::int64_t t = 0; t < tokens; ++t) {
             for (std::int64_t f = 0; f < F; ++f) {
                 const double g = exact_dot(x.data() + t * D, gate.data() + f * D, D);

@@ -83,14 +83,16 @@ class dense_mlp {
             return;
         }
         activation_.resize(x.rows, F);  // (T, F)
+        prepared_.prepare(x);
         pool.parallel_for(gate_up_blocks, [&](std::int64_t item) {
             const std::int64_t first = item * weight_rows_per_item;
-            gate_up_block<storage>(x, weights_.gate, weights_.up, first, std::min(weight_rows_per_item, F - first),
-                                   activation_.view());
+            gate_up_block<storage>(prepared_, weights_.gate, weights_.up, first,
+                                   std::min(weight_rows_per_item, F - first), activation_.view());
         });
+        prepared_.prepare(activation_.view());
         pool.parallel_for(down_blocks, [&](std::int64_t item) {
             const std::int64_t first = item * weight_rows_per_item;
-            down_block<storage>(activation_.view(), weights_.down, first, std::min(weight_rows_per_item, D - first), y);
+            down_block<storage>(prepared_, weights_.down, first, std::min(weight_rows_per_item, D - first), y);
         });
     }
 
@@ -105,6 +107,7 @@ class dense_mlp {
     swiglu_weights<storage> weights_;
     host_matrix<float> activation_;  // (T, F)   decode
     using packing = packed_activations<storage>;
+    small_batch_tokens_of<storage> prepared_;            // decode: x, then the activations, prepared
     std::vector<typename packing::element> packed_x_;    // prefill: x packed, (rows_for(D), np)
     std::vector<typename packing::element> packed_act_;  // prefill: activations packed, (rows_for(F), np)
 };

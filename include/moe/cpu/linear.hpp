@@ -1,10 +1,10 @@
 // moe/cpu/linear.hpp — y = x · Wᵀ (+ b), nn.Linear on the CPU with fp32/bf16/fp16 weights and fp32 accumulation.
 //
 // W uses the nn.Linear layout (out_features, in_features), so checkpoint tensors are used in place. The work is
-// split into fixed blocks of weight_rows_per_item rows of W (output columns); each block is multiplied by
-// small_batch_product (swiglu_kernels.hpp: dot-product register tiles reading weights in their storage format for
-// up to 4 tokens), or, for more tokens, by the GEMM tiles over x packed transposed once per call
-// (kernels/gemm_tiles.hpp). Blocks depend on the shapes only, so the result is bit-identical for any thread count.
+// split into fixed blocks of weight_rows_per_item rows of W (output columns); each block is multiplied by the
+// dot-product register tiles reading weights in their storage format for up to 4 tokens (x prepared once per call,
+// small_batch_tokens_of in swiglu_kernels.hpp), or, for more tokens, by the GEMM tiles over x packed once per call
+// (kernels/gemm_tiles.hpp and its bf16_compute / q8_0 counterparts). Blocks depend on the shapes only, so the result is bit-identical for any thread count.
 #pragma once
 
 #include <algorithm>
@@ -31,13 +31,14 @@ void add_bias(matrix_view<const Bias> bias, std::int64_t first_row, std::int64_t
     }
 }
 
-// x: (T, in)  weight: (out, in)  bias: (1, out) or empty (data == nullptr)  y: (T, out), must not overlap x.
+// x: T ≤ small_batch_tokens tokens, prepared (small_batch_tokens_of), (T, in)  weight: (out, in)
+// bias: (1, out) or empty (data == nullptr)  y: (T, out), must not overlap x.
 // Only columns [first_row, first_row + rows) of y are written.
 template <class Storage>
-void linear_block(matrix_view<const float> x, matrix_view<const Storage> weight,
+void linear_block(const small_batch_tokens_of<Storage>& x, matrix_view<const Storage> weight,
                   matrix_view<const vector_element_t<Storage>> bias, std::int64_t first_row, std::int64_t rows,
                   matrix_view<float> y) {
-    small_batch_product<Storage>(x, weight, first_row, rows, y.row(0) + first_row, y.cols);
+    x.multiply(weight, first_row, rows, y.row(0) + first_row, y.cols);
     add_bias<vector_element_t<Storage>>(bias, first_row, rows, y);
 }
 
@@ -70,9 +71,14 @@ void linear(matrix_view<const float> x, matrix_view<const Storage> weight,
         });
         return;
     }
+    // Decode: x prepared once (rounded / quantized for the bf16_compute / q8_0 tiles), read by every block.
+    // (A lambda does not capture a thread_local: the workers must get this thread's object by reference.)
+    thread_local small_batch_tokens_of<Storage> prepared_here;
+    const small_batch_tokens_of<Storage>& prepared = prepared_here;
+    prepared_here.prepare(x);
     pool.parallel_for(blocks, [&](std::int64_t item) {
         const std::int64_t first = item * weight_rows_per_item;
-        linear_block<Storage>(x, weight, bias, first, std::min(weight_rows_per_item, out - first), y);
+        linear_block<Storage>(prepared, weight, bias, first, std::min(weight_rows_per_item, out - first), y);
     });
 }
 

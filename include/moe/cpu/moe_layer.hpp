@@ -9,6 +9,7 @@
 // and the combine sums a token's experts in slot order, so the output is bit-identical for any thread count.
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <span>
@@ -106,9 +107,11 @@ class moe_layer {
         constexpr std::int64_t gate_up_blocks = (F + weight_rows_per_item - 1) / weight_rows_per_item;
         constexpr std::int64_t down_blocks = (D + weight_rows_per_item - 1) / weight_rows_per_item;
 
+        // Each active expert's tokens once: packed for the GEMM tiles, or prepared for the dot-product tiles.
         pool.parallel_for(active, [&](std::int64_t item) {
             const std::int32_t e = active_experts_[item];
             if (is_packed(e)) pack_activations<storage>(expert_rows(grouped_x_, e), packed_x(e));
+            else prepared_[e].prepare(expert_rows(grouped_x_, e));
         });
         pool.parallel_for(active * gate_up_blocks, [&](std::int64_t item) {
             const std::int32_t e = active_experts_[item / gate_up_blocks];
@@ -119,9 +122,12 @@ class moe_layer {
                 gate_up_block_packed<storage>(packed_x(e), plan_.tokens_per_expert[e], w.gate, w.up, first, count,
                                               packed_act(e));
             } else {
-                gate_up_block<storage>(expert_rows(grouped_x_, e), w.gate, w.up, first, count,
-                                       expert_rows(grouped_activation_, e));
+                gate_up_block<storage>(prepared_[e], w.gate, w.up, first, count, expert_rows(grouped_activation_, e));
             }
+        });
+        pool.parallel_for(active, [&](std::int64_t item) {
+            const std::int32_t e = active_experts_[item];
+            if (!is_packed(e)) prepared_[e].prepare(expert_rows(grouped_activation_, e));
         });
         pool.parallel_for(active * down_blocks, [&](std::int64_t item) {
             const std::int32_t e = active_experts_[item / down_blocks];
@@ -131,8 +137,7 @@ class moe_layer {
                 down_block_packed<storage>(packed_act(e), plan_.tokens_per_expert[e], weights_.experts[e].down, first,
                                            count, expert_rows(grouped_y_, e));
             } else {
-                down_block<storage>(expert_rows(grouped_activation_, e), weights_.experts[e].down, first, count,
-                                    expert_rows(grouped_y_, e));
+                down_block<storage>(prepared_[e], weights_.experts[e].down, first, count, expert_rows(grouped_y_, e));
             }
         });
     }
@@ -167,14 +172,16 @@ class moe_layer {
             return;
         }
         shared_activation_.resize(T, S);  // (T, S)
+        shared_prepared_.prepare(x);
         pool.parallel_for(gate_up_blocks, [&](std::int64_t item) {
             const std::int64_t first = item * weight_rows_per_item;
-            gate_up_block<storage>(x, weights_.shared.gate, weights_.shared.up, first,
+            gate_up_block<storage>(shared_prepared_, weights_.shared.gate, weights_.shared.up, first,
                                    std::min(weight_rows_per_item, S - first), shared_activation_.view());
         });
+        shared_prepared_.prepare(shared_activation_.view());
         pool.parallel_for(down_blocks, [&](std::int64_t item) {
             const std::int64_t first = item * weight_rows_per_item;
-            down_block<storage>(shared_activation_.view(), weights_.shared.down, first,
+            down_block<storage>(shared_prepared_, weights_.shared.down, first,
                                 std::min(weight_rows_per_item, D - first), shared_y_.view());
         });
     }
@@ -226,6 +233,8 @@ class moe_layer {
     std::vector<std::int64_t> packed_offset_;  // (E + 1) first packed token column of each expert (0 width: not packed)
     std::vector<packed_element> packed_x_;          // per packed expert e: its tokens, packed (rows_for(D), np_e)
     std::vector<packed_element> packed_act_;        // per packed expert e: its activations, (rows_for(F), np_e)
+    std::array<small_batch_tokens_of<storage>, E> prepared_;  // decode: expert e's tokens, then its activations
+    small_batch_tokens_of<storage> shared_prepared_;           // decode: x, then the shared activations
     std::vector<packed_element> shared_packed_x_;   // prefill: all tokens packed, (rows_for(D), np)
     std::vector<packed_element> shared_packed_act_; // prefill: shared activations packed, (rows_for(S), np)
 };

@@ -110,15 +110,59 @@ void packed_product_block(const typename packed_activations<Storage>::element* p
         for (std::int64_t r = 0; r < rows; ++r) out[t * out_stride + r] = ct[static_cast<std::size_t>(r * np + t)];
 }
 
+// Up to small_batch_tokens tokens in the form the dot-product tiles of Storage read, prepared once per product
+// and shared by all its row blocks (preparing costs about as much as reading 64 weight rows, so once per block would
+// cost ~5–10% of a decode step):
+//   fp32-activation formats: x itself (a view: x must outlive the uses);
+//   bf16_compute:            x rounded to bf16 (nearest even);
+//   q8_0:                    x quantized to Q8_0 (kernels::quantize_tokens_q8_0).
+template <class Storage>
+struct small_batch_tokens_of {
+    static constexpr bool bf16 = std::is_same_v<Storage, bfloat16_compute>;
+    static constexpr bool q8 = std::is_same_v<Storage, q8_0_block>;
+
+    matrix_view<const float> x;      // (n, K)
+    std::vector<bfloat16> rounded;   // bf16_compute: (n, K)
+    kernels::q8_tokens quantized;    // q8_0
+
+    // x: (n, K), n ≤ small_batch_tokens (any n works; more are just not what the tiles are for).
+    void prepare(matrix_view<const float> tokens) {
+        x = tokens;
+        if constexpr (bf16) {
+            const auto count = static_cast<std::size_t>(x.rows * x.cols);
+            if (rounded.size() < count) rounded.resize(count);
+            for (std::size_t i = 0; i < count; ++i) rounded[i].bits = bfloat16::from_float(x.data[i]);
+        } else if constexpr (q8) {
+            kernels::quantize_tokens_q8_0(x.data, x.cols, x.rows, x.cols, quantized);
+        }
+    }
+
+    // out(t, r) = Σ_d x(t, d) · weight(first_row + r, d) for t < n, r < rows; out has row stride out_stride.
+    // weight: (R, K)
+    void multiply(matrix_view<const Storage> weight, std::int64_t first_row, std::int64_t rows, float* out,
+                  std::int64_t out_stride) const {
+        if (x.rows == 0) return;
+        if constexpr (q8) {
+            kernels::q8_dot_product_block(quantized, x.rows, weight.row(first_row), weight.cols / q8_0_block_size, rows,
+                                          out, out_stride);
+        } else if constexpr (bf16) {
+            kernels::bf16_dot_product_block(rounded.data(), x.cols, x.rows, weight.row(first_row), weight.cols, rows,
+                                            weight.cols, out, out_stride);
+        } else {
+            kernels::dot_product_block<Storage>(x.data, x.cols, x.rows, weight.row(first_row), weight.cols, rows,
+                                                weight.cols, out, out_stride);
+        }
+    }
+};
+
 // out(t, r - first_row) = Σ_d x(t, d) · weight(r, d) for r in [first_row, first_row + rows), any n.
 // x:      (n, K)      tokens
 // weight: (R, K)      weights
 // out:    (n, rows)   written with row stride out_stride
-// Up to small_batch_tokens tokens: dot-product register tiles reading the weights in their storage format —
-// kernels::dot_product_block (widened in registers, fp32 activations) or, for bf16_compute, x rounded to bf16 and
-// kernels::bf16_dot_product_block. More tokens: x packed for this call and multiplied by the GEMM tiles (callers
-// that run many row blocks over the same x pack it once instead, see gate_up_block_packed). Either way the
-// result does not depend on the thread count.
+// Up to small_batch_tokens tokens: the dot-product register tiles (small_batch_tokens_of<Storage>, prepared for
+// this call — callers running many row blocks over the same x prepare it once instead). More tokens: x packed for
+// this call and multiplied by the GEMM tiles (callers running many row blocks pack it once, see
+// gate_up_block_packed). Either way the result does not depend on the thread count.
 template <class Storage>
 void small_batch_product(matrix_view<const float> x, matrix_view<const Storage> weight, std::int64_t first_row,
                          std::int64_t rows, float* out, std::int64_t out_stride) {
@@ -132,38 +176,9 @@ void small_batch_product(matrix_view<const float> x, matrix_view<const Storage> 
         packed_product_block<Storage>(packed.data(), x.rows, weight, first_row, rows, out, out_stride);
         return;
     }
-    if constexpr (std::is_same_v<Storage, q8_0_block>) {
-        // Row blocks of one product share x: quantize it once per thread and product, not once per block (a
-        // 4096-wide row costs about as much to quantize as reading 64 of its weight rows). The copy of x the
-        // quantization was made from decides reuse, so a reused buffer with new values is always re-quantized.
-        thread_local kernels::q8_tokens quantized;
-        thread_local std::vector<float> quantized_from;  // (n, K) x as last quantized
-        const auto count = static_cast<std::size_t>(x.rows * x.cols);
-        const bool same = quantized.k == x.cols && quantized_from.size() == count &&
-                          std::equal(quantized_from.begin(), quantized_from.end(), x.data,
-                                     [](float a, float b) { return std::bit_cast<std::uint32_t>(a) ==
-                                                                   std::bit_cast<std::uint32_t>(b); });
-        if (!same) {
-            kernels::quantize_tokens_q8_0(x.data, x.cols, x.rows, x.cols, quantized);
-            quantized_from.assign(x.data, x.data + count);
-        }
-        kernels::q8_dot_product_block(quantized, x.rows, weight.row(first_row), weight.cols / q8_0_block_size, rows,
-                                      out, out_stride);
-    } else if constexpr (std::is_same_v<Storage, bfloat16_compute>) {
-        thread_local std::vector<bfloat16> rounded;  // (n, K) x rounded to bf16 (nearest even)
-        const std::size_t count = static_cast<std::size_t>(x.rows * x.cols);
-        if (rounded.size() < count) rounded.resize(count);
-        for (std::int64_t t = 0; t < x.rows; ++t) {
-            const float* source = x.row(t);
-            bfloat16* target = rounded.data() + t * x.cols;
-            for (std::int64_t d = 0; d < x.cols; ++d) target[d].bits = bfloat16::from_float(source[d]);
-        }
-        kernels::bf16_dot_product_block(rounded.data(), x.cols, x.rows, weight.row(first_row), weight.cols, rows,
-                                        weight.cols, out, out_stride);
-    } else {
-        kernels::dot_product_block<Storage>(x.data, x.cols, x.rows, weight.row(first_row), weight.cols, rows,
-                                            weight.cols, out, out_stride);
-    }
+    thread_local small_batch_tokens_of<Storage> prepared;
+    prepared.prepare(x);
+    prepared.multiply(weight, first_row, rows, out, out_stride);
 }
 
 // ---- prefill: activations packed once per product (packed_activations<Storage>), np = padded_tokens(n) ----
@@ -234,18 +249,20 @@ void down_block_packed(const typename packed_activations<Storage>::element* act_
     packed_product_block<Storage>(act_t, n, down, first_row, rows, y.row(0) + first_row, y.cols);
 }
 
-// x:          (n, D)   tokens
+// x:          n ≤ small_batch_tokens tokens, prepared (small_batch_tokens_of), (n, D)
 // gate, up:   (F, D)   weights
 // activation: (n, F)   out: columns [first_row, first_row + rows) are written
 template <class Storage>
-void gate_up_block(matrix_view<const float> x, matrix_view<const Storage> gate, matrix_view<const Storage> up,
-                   std::int64_t first_row, std::int64_t rows, matrix_view<float> activation) {
+void gate_up_block(const small_batch_tokens_of<Storage>& x, matrix_view<const Storage> gate,
+                   matrix_view<const Storage> up, std::int64_t first_row, std::int64_t rows,
+                   matrix_view<float> activation) {
+    const std::int64_t n = x.x.rows;
     thread_local std::vector<float> gate_out, up_out;  // (n, rows)
-    const std::size_t count = static_cast<std::size_t>(x.rows * rows);
+    const std::size_t count = static_cast<std::size_t>(n * rows);
     if (gate_out.size() < count) gate_out.resize(count), up_out.resize(count);
-    small_batch_product(x, gate, first_row, rows, gate_out.data(), rows);
-    small_batch_product(x, up, first_row, rows, up_out.data(), rows);
-    for (std::int64_t t = 0; t < x.rows; ++t) {
+    x.multiply(gate, first_row, rows, gate_out.data(), rows);
+    x.multiply(up, first_row, rows, up_out.data(), rows);
+    for (std::int64_t t = 0; t < n; ++t) {
         float* out = activation.row(t) + first_row;
         const float* g = gate_out.data() + t * rows;
         const float* u = up_out.data() + t * rows;
@@ -253,14 +270,13 @@ void gate_up_block(matrix_view<const float> x, matrix_view<const Storage> gate, 
     }
 }
 
-// activation: (n, F)  SwiGLU activations
+// activation: n ≤ small_batch_tokens SwiGLU activations, prepared, (n, F)
 // down:       (D, F)  weights
 // y:          (n, D)  out: columns [first_row, first_row + rows) are written
 template <class Storage>
-void down_block(matrix_view<const float> activation, matrix_view<const Storage> down, std::int64_t first_row,
-                std::int64_t rows, matrix_view<float> y) {
-    if (activation.rows == 0) return;
-    small_batch_product(activation, down, first_row, rows, y.row(0) + first_row, y.cols);
+void down_block(const small_batch_tokens_of<Storage>& activation, matrix_view<const Storage> down,
+                std::int64_t first_row, std::int64_t rows, matrix_view<float> y) {
+    activation.multiply(down, first_row, rows, y.row(0) + first_row, y.cols);
 }
 
 }  // namespace moe::cpu

@@ -138,7 +138,9 @@ void gemm_tile8(const float* w, std::int64_t w_stride, const float* xt, std::int
 
 // All rows × all token groups of one K-chunk: 8-row × 32-token tiles, then a 16-row × 16-token or a 16-row ×
 // 8-token tile for what is left of the tokens (see padded_tokens), single rows for the remainder of the rows.
-inline void gemm_chunk(const float* w, std::int64_t w_stride, std::int64_t rows, const float* xt, std::int64_t np,
+// Not inlined: one call per K-chunk costs nothing, and inlined into callers whose row counts GCC 12 half-knows it
+// warns (-Waggressive-loop-optimizations) about row loops it wrongly thinks could overflow.
+[[gnu::noinline]] inline void gemm_chunk(const float* w, std::int64_t w_stride, std::int64_t rows, const float* xt, std::int64_t np,
                        std::int64_t kc, float* ct, bool first_chunk) {
     std::int64_t t0 = 0;
     for (; t0 + 32 <= np; t0 += 32) {
