@@ -44,6 +44,21 @@ TEST_CASE("cost_of: per-token constants of a small Qwen3-MoE by hand") {
     CHECK(c.parameters_active == 2 * layer::active_parameters() + 168);
 }
 
+TEST_CASE("cost_of: q8_0 weights count 34 bytes per 32 matrix weights, vectors and routers in fp32") {
+    // V 10, D 32, 2 layers, 2 heads / 1 kv head of width 16, 4 experts top-2 of width 32.
+    constexpr moe::qwen3_moe_config q8{.vocab_size = 10, .model_width = 32, .layers = 2, .heads = 2, .kv_heads = 1,
+                                       .head_dim = 16, .expert_width = 32, .experts = 4, .top_k = 2,
+                                       .norm_topk_prob = true, .weights = moe::weight_format::q8_0};
+    const auto c = moe::ledger::cost_of<moe::cpu::qwen3_moe<q8>>();
+    // Per layer: attention matrices q 32·32 + k 16·32 + v 16·32 + o 32·32 = 3072 → 3072·34/32 = 3264 bytes, q/k norms
+    // 2·16 fp32 = 128; router 4·32 fp32 = 512; norms 2·32 fp32 = 256 → 4160. Final norm 32 fp32 = 128, head 320 → 340.
+    CHECK(c.fixed_weight_bytes == 2 * 4160 + 128 + 340);
+    CHECK(c.embedding_row_bytes == 34);
+    REQUIRE(c.experts.size() == 1);
+    CHECK(c.experts[0].expert_parameters == 3 * 32 * 32);
+    CHECK(c.experts[0].expert_bytes == 3 * 32 * 32 * 34 / 32);
+}
+
 TEST_CASE("cost_of: one decoding step and one prefill by hand") {
     const auto c = moe::ledger::cost_of<small_model>();
 

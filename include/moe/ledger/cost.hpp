@@ -120,7 +120,9 @@ inline layer_cost attention_cost(const attention_config& a) {
     c.shared_matmul = Q * D + 2 * KV * D + D * Q;
     c.attention_per_position = 4 * std::int64_t{a.heads} * a.head_dim;
     c.kv_bytes = a.cache_floats_per_token() * kv_cache_bytes_per_float;
-    c.fixed_bytes = weight_bytes(a.weights, c.parameters);  // q8_0: biases/norms counted as blocks (tiny)
+    // Matrices in the storage format, biases and norm weights as vectors (fp32 for q8_0).
+    c.fixed_bytes = weight_bytes(a.weights, c.shared_matmul) +
+                    std::int64_t(double(c.parameters - c.shared_matmul) * bytes_per_vector_element(a.weights));
     return c;
 }
 
@@ -133,7 +135,8 @@ inline layer_cost attention_cost(const mla_config& m) {
                       (R + Dr) * D + std::int64_t{m.kv_b_rows()} * R + D * H * m.v_head_dim;
     c.attention_per_position = 2 * H * (R + Dr) + 2 * H * R;
     c.kv_bytes = m.cache_floats_per_token() * kv_cache_bytes_per_float;
-    c.fixed_bytes = weight_bytes(m.weights, c.parameters);
+    c.fixed_bytes = weight_bytes(m.weights, c.shared_matmul) +
+                    std::int64_t(double(c.parameters - c.shared_matmul) * bytes_per_vector_element(m.weights));
     return c;
 }
 
