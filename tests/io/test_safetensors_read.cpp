@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -285,4 +286,43 @@ TEST_CASE("tensor handles and views survive moving the file object", "[io][safet
     CHECK(std::string(ref.file) == path.string());
     CHECK(view(0, 1) == 6.0f);
     CHECK(files[0].require("w").bytes.data() == ref.bytes.data());
+}
+
+TEST_CASE("q8_0_block tensors are quantized at load along the last dimension", "[io][safetensors][q8_0]") {
+    temp_dir dir;
+    const auto path = dir / "q8.safetensors";
+    // A fused (2 experts, 3 rows, 64) F32 tensor, the same values as BF16, a width of 48 and an integer tensor.
+    std::vector<float> values(2 * 3 * 64);
+    for (std::size_t i = 0; i < values.size(); ++i) values[i] = 0.01f * static_cast<float>(static_cast<int>(i % 97) - 48);
+    std::vector<std::uint16_t> bf16(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) bf16[i] = moe::bfloat16::from_float(values[i]);
+    write_safetensors(path, {{"fused", "F32", {2, 3, 64}, bytes_of(values)},
+                             {"fused_bf16", "BF16", {2, 3, 64}, bytes_of(bf16)},
+                             {"narrow", "F32", {2, 48}, bytes_of(std::vector<float>(96, 1.0f))},
+                             {"ids", "I32", {32}, bytes_of(std::vector<std::int32_t>(32, 1))}});
+    const moe::io::safetensors_file file(path);
+    const auto fused = moe::io::load_tensor<moe::q8_0_block>(file.require("fused"));
+    CHECK_FALSE(fused.in_place());
+    CHECK(fused.shape() == std::vector<std::int64_t>{2, 3, 64});
+    CHECK(fused.span().size() == 2 * 3 * 2);  // blocks
+    // Expert 1 as a (3, 64) matrix: its rows are the quantized rows of the file's slice.
+    const auto expert1 = fused.matrix(1);
+    CHECK(expert1.rows == 3);
+    CHECK(expert1.cols == 64);
+    for (std::int64_t r = 0; r < 3; ++r) {
+        moe::q8_0_block want[2];
+        moe::quantize_q8_0_row(values.data() + (3 + r) * 64, 64, want);
+        CHECK(std::memcmp(expert1.row(r), want, sizeof(want)) == 0);
+    }
+    // bf16 values widened exactly, so the blocks equal those of the F32 tensor holding the same (rounded) values.
+    const auto from_bf16 = moe::io::load_tensor<moe::q8_0_block>(file.require("fused_bf16"));
+    std::vector<float> widened(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) widened[i] = moe::bfloat16::to_float(bf16[i]);
+    std::vector<moe::q8_0_block> want(values.size() / 32);
+    moe::quantize_q8_0_row(widened.data(), static_cast<std::int64_t>(widened.size()), want.data());
+    CHECK(std::memcmp(from_bf16.span().data(), want.data(), want.size() * sizeof(moe::q8_0_block)) == 0);
+    CHECK_THROWS_WITH(moe::io::load_tensor<moe::q8_0_block>(file.require("narrow")),
+                      Contains("narrow") && Contains("multiple of 32"));
+    CHECK_THROWS_WITH(moe::io::load_tensor<moe::q8_0_block>(file.require("ids")),
+                      Contains("ids") && Contains("I32"));
 }

@@ -1,17 +1,21 @@
-// moe/cpu/swiglu_kernels.hpp — the two halves of a SwiGLU FFN over a block of weight rows, on the CPU.
+// moe/cpu/swiglu_kernels.hpp — the two halves of a SwiGLU FFN over a block of weight rows, on the CPU, and the
+// matrix products under them.
 //
 // An FFN over n tokens is split into row blocks of the weight matrices so that work items are small, independent
 // and fixed in number (see thread_pool.hpp for why that makes results thread-count independent):
 //   gate_up_block:  A[:, r0:r1] = silu(X · gate[r0:r1]ᵀ) ⊙ (X · up[r0:r1]ᵀ)
 //   down_block:     Y[:, r0:r1] = A · down[r0:r1]ᵀ
-// Activations are fp32 and every product accumulates in fp32. Weights are read in their storage format (in place,
-// also from a memory-mapped checkpoint) and widened in registers by kernels::dot_product_block — register tiles
-// of 4 rows × up to 5 tokens, AVX-512 when compiled for it — for decode and prefill alike; its fixed summation
-// order makes a token's result independent of the thread count and of how many tokens share the call.
+// Every product accumulates in fp32 and reads the weights in their storage format (in place, also from a
+// memory-mapped checkpoint). Two kernels, picked by the token count n:
+//   n ≤ small_batch_tokens (decode): dot-product register tiles (kernels/dot_tiles.hpp, bf16_dot_tiles.hpp,
+//     q8_dot_tiles.hpp) over activations prepared once per product (small_batch_tokens_of: as they are, rounded to
+//     bf16 for bf16_compute, quantized to Q8_0 for q8_0);
+//   n > small_batch_tokens (prefill): GEMM tiles (kernels/gemm_tiles.hpp and its bf16/q8 counterparts) over
+//     activations packed once per product (packed_activations); gate/up writes its output already packed for down.
+// Each kernel has a fixed summation order, so a token's result does not depend on the thread count.
 #pragma once
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
