@@ -67,13 +67,11 @@ TEST_CASE("the Q8_0 weight quantizer writes gguf-py's bytes", "[q8_0]") {
     std::vector<float> x(static_cast<std::size_t>(rows * k));
     std::memcpy(x.data(), input.data(), input.size());
     const auto blocks = quantized(x, rows, k);
-    int compared = 0;
+    REQUIRE(blocks.size() == static_cast<std::size_t>(rows * k / 32));
     for (std::size_t b = 0; b < blocks.size(); ++b) {
         INFO("block " << b);
         CHECK(std::memcmp(&blocks[b], expected.data() + 34 * b, 34) == 0);
-        ++compared;
     }
-    CHECK(compared == rows * k / 32);
     std::vector<float> back(static_cast<std::size_t>(rows * k));
     for (std::int64_t r = 0; r < rows; ++r) moe::dequantize_q8_0_row(blocks.data() + r * k / 32, k, back.data() + r * k);
     for (std::size_t i = 0; i < back.size(); ++i) {
@@ -103,11 +101,19 @@ TEST_CASE("the Q8_0 activation quantizer follows llama.cpp's x86 formula", "[q8_
     moe::quantize_q8_0_row(x.data(), 32, &w);
     CHECK(int(w.q[1]) == 3);
     CHECK(int(w.q[2]) == -4);
-    // An all-zero block: scale 0, no division by zero; a block with a NaN stays defined.
+    // An all-zero block: scale 0, no division by zero; a NaN quantizes to 0 (defined, not an undefined cast) and
+    // does not change the other values' scale.
     std::vector<float> zeros(32, 0.0f);
     moe::quantize_q8_0_activations(zeros.data(), 32, q, &scale);
     CHECK(scale == 0.0f);
     for (int i = 0; i < 32; ++i) CHECK(int(q[i]) == 0);
+    x[5] = std::nanf("");
+    moe::quantize_q8_0_activations(x.data(), 32, q, &scale);
+    CHECK(scale == 1.0f);
+    CHECK(int(q[5]) == 0);
+    CHECK(int(q[0]) == 127);
+    moe::quantize_q8_0_row(x.data(), 32, &w);
+    CHECK(int(w.q[5]) == 0);
 }
 
 TEST_CASE("Q8_0 decode tiles equal their definition bit for bit", "[q8_0]") {

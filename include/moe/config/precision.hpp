@@ -57,18 +57,17 @@ struct storage_of<weight_format::q8_0> {
 template <weight_format Format>
 using storage_t = typename storage_of<Format>::type;
 
-// The type of the model's vectors (norm weights, biases) in the given format: the matrix type, except for
-// block-quantized formats, whose vectors stay fp32 (as in llama.cpp's Q8_0 files).
-template <weight_format Format>
-using vector_storage_t = std::conditional_t<Format == weight_format::q8_0, float, storage_t<Format>>;
-
-// The vector type that goes with matrices stored as Storage (the same mapping, by storage type).
+// The type of the vectors (norm weights, biases) that go with matrices stored as Storage: Storage itself, except
+// for block-quantized storage, whose vectors stay fp32 (as in llama.cpp's Q8_0 files).
 template <class Storage>
 using vector_element_t = std::conditional_t<std::is_same_v<Storage, q8_0_block>, float, Storage>;
 
+// The same by format: the model's vectors in the given format.
+template <weight_format Format>
+using vector_storage_t = vector_element_t<storage_t<Format>>;
+
 // True for formats whose matrix widths must be multiples of a block (q8_0: 32).
 constexpr bool is_block_quantized(weight_format format) { return format == weight_format::q8_0; }
-constexpr std::int64_t weight_block_size(weight_format format) { return is_block_quantized(format) ? 32 : 1; }
 
 // Bytes one matrix weight takes (q8_0: 34 bytes per 32 weights).
 constexpr double bytes_per_weight(weight_format format) {

@@ -128,9 +128,6 @@ class loaded_tensor {
     // Owned: `values` holds numel elements (numel / 32 blocks for q8_0_block) of shape `shape`.
     loaded_tensor(std::vector<std::int64_t> shape, owned_values values, std::string name, std::string file)
         : shape_(std::move(shape)), owned_(std::move(values)), name_(std::move(name)), file_(std::move(file)) {}
-    loaded_tensor(std::vector<std::int64_t> shape, const std::vector<T>& values, std::string name, std::string file)
-        : loaded_tensor(std::move(shape), owned_values(values.begin(), values.end()), std::move(name),
-                        std::move(file)) {}
 
     const std::vector<std::int64_t>& shape() const { return shape_; }
     std::size_t rank() const { return shape_.size(); }

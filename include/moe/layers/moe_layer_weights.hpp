@@ -6,16 +6,14 @@
 #pragma once
 
 #include <array>
-#include <cmath>
-#include <type_traits>
 #include <cstdint>
 #include <random>
 #include <string>
-#include <vector>
 
 #include "moe/config/moe_layer_config.hpp"
 #include "moe/config/validate.hpp"
 #include "moe/tensor/matrix_view.hpp"
+#include "moe/tensor/random_fill.hpp"
 
 namespace moe {
 
@@ -91,35 +89,23 @@ struct owned_moe_layer_weights {
         return w;
     }
 
-    // Uniform random weights in ±1/sqrt(fan_in) (nn.Linear's default range), reproducible from `seed`.
+    // Uniform random weights in ±1/sqrt(fan_in) (nn.Linear's default range: fan_in is each matrix's column count),
+    // reproducible from `seed`.
     static owned_moe_layer_weights random(std::uint64_t seed) {
         owned_moe_layer_weights w;
         std::mt19937_64 rng(seed);
-        auto fill = [&rng](auto& m, double fan_in) {
-            std::uniform_real_distribution<float> dist(-1.0f / float(std::sqrt(fan_in)), 1.0f / float(std::sqrt(fan_in)));
-            using T = std::remove_cvref_t<decltype(*m.data())>;
-            if constexpr (std::is_same_v<T, q8_0_block>) {  // the same draws as fp32, quantized row by row
-                std::vector<float> row(static_cast<std::size_t>(m.cols()));
-                for (std::int64_t r = 0; r < m.rows(); ++r) {
-                    for (float& v : row) v = dist(rng);
-                    quantize_q8_0_row(row.data(), m.cols(), m.row(r));
-                }
-            } else {
-                for (std::int64_t i = 0; i < m.rows() * m.cols(); ++i) m.data()[i] = T(dist(rng));
-            }
-        };
-        fill(w.router, D);
+        fill_linear(w.router, rng);
         if constexpr (C.router.selection_bias) {
             std::uniform_real_distribution<float> bias(-0.1f, 0.1f);
             for (std::int64_t i = 0; i < E; ++i) w.selection_bias.data()[i] = bias(rng);
         }
-        fill(w.gate_up, D);
-        fill(w.down, F);
+        fill_linear(w.gate_up, rng);
+        fill_linear(w.down, rng);
         if constexpr (S > 0) {
-            fill(w.shared_gate_up, D);
-            fill(w.shared_down, S);
+            fill_linear(w.shared_gate_up, rng);
+            fill_linear(w.shared_down, rng);
         }
-        if constexpr (C.shared_expert_gate) fill(w.shared_gate, D);
+        if constexpr (C.shared_expert_gate) fill_linear(w.shared_gate, rng);
         return w;
     }
 };

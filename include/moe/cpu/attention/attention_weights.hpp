@@ -6,16 +6,14 @@
 // Names follow the Hugging Face module attributes (q_proj, kv_a_proj_with_mqa → kv_a_proj, ...).
 #pragma once
 
-#include <cmath>
 #include <cstdint>
 #include <random>
 #include <string_view>
-#include <type_traits>
-#include <vector>
 
 #include "moe/config/attention_config.hpp"
 #include "moe/config/precision.hpp"
 #include "moe/tensor/matrix_view.hpp"
+#include "moe/tensor/random_fill.hpp"
 
 namespace moe {
 
@@ -98,28 +96,6 @@ struct mla_weights {
     }
 };
 
-namespace detail {
-// Uniform in ±1/sqrt(fan_in) (nn.Linear's default range); norm weights uniform in [0.5, 1.5].
-template <class Matrix>
-void fill_uniform(Matrix& m, std::mt19937_64& rng, float low, float high) {
-    std::uniform_real_distribution<float> dist(low, high);
-    using T = std::remove_cvref_t<decltype(*m.data())>;
-    if constexpr (std::is_same_v<T, q8_0_block>) {  // the same draws as fp32, quantized row by row
-        std::vector<float> row(static_cast<std::size_t>(m.cols()));
-        for (std::int64_t r = 0; r < m.rows(); ++r) {
-            for (float& v : row) v = dist(rng);
-            quantize_q8_0_row(row.data(), m.cols(), m.row(r));
-        }
-    } else {
-        for (std::int64_t i = 0; i < m.rows() * m.cols(); ++i) m.data()[i] = T(dist(rng));
-    }
-}
-template <class Matrix>
-void fill_linear(Matrix& m, std::mt19937_64& rng) {
-    const float bound = 1.0f / float(std::sqrt(double(m.cols() > 0 ? m.cols() : 1)));
-    fill_uniform(m, rng, -bound, bound);
-}
-}  // namespace detail
 
 // Owns every tensor of a grouped-query attention layer; .view() gives the weights to run with.
 template <attention_config C>
@@ -158,9 +134,9 @@ struct owned_attention_weights {
     static owned_attention_weights random(std::uint64_t seed) {
         owned_attention_weights w;
         std::mt19937_64 rng(seed);
-        for (auto* m : {&w.q_proj, &w.k_proj, &w.v_proj, &w.o_proj}) detail::fill_linear(*m, rng);
-        for (auto* m : {&w.q_bias, &w.k_bias, &w.v_bias, &w.o_bias}) detail::fill_uniform(*m, rng, -0.1f, 0.1f);
-        for (auto* m : {&w.q_norm, &w.k_norm}) detail::fill_uniform(*m, rng, 0.5f, 1.5f);
+        for (auto* m : {&w.q_proj, &w.k_proj, &w.v_proj, &w.o_proj}) fill_linear(*m, rng);
+        for (auto* m : {&w.q_bias, &w.k_bias, &w.v_bias, &w.o_bias}) fill_uniform(*m, rng, -0.1f, 0.1f);
+        for (auto* m : {&w.q_norm, &w.k_norm}) fill_uniform(*m, rng, 0.5f, 1.5f);
         return w;
     }
 };
@@ -205,10 +181,10 @@ struct owned_mla_weights {
         owned_mla_weights w;
         std::mt19937_64 rng(seed);
         for (auto* m : {&w.q_proj, &w.q_a_proj, &w.q_b_proj, &w.kv_a_proj, &w.kv_b_proj, &w.o_proj}) {
-            detail::fill_linear(*m, rng);
+            fill_linear(*m, rng);
         }
-        for (auto* m : {&w.q_a_bias, &w.kv_a_bias, &w.o_bias}) detail::fill_uniform(*m, rng, -0.1f, 0.1f);
-        for (auto* m : {&w.q_a_norm, &w.kv_a_norm}) detail::fill_uniform(*m, rng, 0.5f, 1.5f);
+        for (auto* m : {&w.q_a_bias, &w.kv_a_bias, &w.o_bias}) fill_uniform(*m, rng, -0.1f, 0.1f);
+        for (auto* m : {&w.q_a_norm, &w.kv_a_norm}) fill_uniform(*m, rng, 0.5f, 1.5f);
         return w;
     }
 };

@@ -57,12 +57,27 @@ inline std::uint32_t weight_pair(const bfloat16* row, std::int64_t p, std::int64
     return even | (odd << 16);
 }
 
+// The portable definition for `rows` weight rows × `lanes` packed tokens: each output one chain of pair steps.
+inline void bf16_gemm_portable(const bfloat16* w, std::int64_t w_stride, std::int64_t k, int rows,
+                               const std::uint32_t* xp, std::int64_t np, int lanes, float* ct) {
+    for (int r = 0; r < rows; ++r)
+        for (int l = 0; l < lanes; ++l) {
+            float acc = 0.0f;
+            for (std::int64_t p = 0; p < bf16_pairs(k); ++p) {
+                const std::uint32_t wp = weight_pair(w + r * w_stride, p, k), xw = xp[p * np + l];
+                acc = bf16_pair_step(acc, static_cast<std::uint16_t>(xw & 0xffffu), static_cast<std::uint16_t>(xw >> 16),
+                                     static_cast<std::uint16_t>(wp & 0xffffu), static_cast<std::uint16_t>(wp >> 16));
+            }
+            ct[r * np + l] = acc;
+        }
+}
+
 template <int Rows, int Vectors>
 void bf16_gemm_tile(const bfloat16* w, std::int64_t w_stride, std::int64_t k, const std::uint32_t* xp, std::int64_t np,
                     float* ct, bool portable) {
-    const std::int64_t pairs = bf16_pairs(k);
 #if defined(MOE_HAVE_AVX512_BF16)
     if (!portable) {
+        const std::int64_t pairs = bf16_pairs(k);
         const std::int64_t whole = k / 2;  // pairs with both elements inside K
         __m512 acc[Rows][Vectors];
         MOE_UNROLL
@@ -97,26 +112,16 @@ void bf16_gemm_tile(const bfloat16* w, std::int64_t w_stride, std::int64_t k, co
     }
 #endif
     (void)portable;
-    MOE_UNROLL
-    for (int r = 0; r < Rows; ++r)
-        for (int l = 0; l < 16 * Vectors; ++l) {
-            float acc = 0.0f;
-            for (std::int64_t p = 0; p < pairs; ++p) {
-                const std::uint32_t wp = weight_pair(w + r * w_stride, p, k), xw = xp[p * np + l];
-                acc = bf16_pair_step(acc, static_cast<std::uint16_t>(xw & 0xffffu), static_cast<std::uint16_t>(xw >> 16),
-                                     static_cast<std::uint16_t>(wp & 0xffffu), static_cast<std::uint16_t>(wp >> 16));
-            }
-            ct[r * np + l] = acc;
-        }
+    bf16_gemm_portable(w, w_stride, k, Rows, xp, np, 16 * Vectors, ct);
 }
 
 // The same for a group of 8 tokens (256-bit vdpbf16ps).
 template <int Rows>
 void bf16_gemm_tile8(const bfloat16* w, std::int64_t w_stride, std::int64_t k, const std::uint32_t* xp, std::int64_t np,
                      float* ct, bool portable) {
-    const std::int64_t pairs = bf16_pairs(k);
 #if defined(MOE_HAVE_AVX512_BF16) && defined(__AVX512VL__)
     if (!portable) {
+        const std::int64_t pairs = bf16_pairs(k);
         const std::int64_t whole = k / 2;  // pairs with both elements inside K
         __m256 acc[Rows];
         MOE_UNROLL
@@ -138,16 +143,7 @@ void bf16_gemm_tile8(const bfloat16* w, std::int64_t w_stride, std::int64_t k, c
     }
 #endif
     (void)portable;
-    for (int r = 0; r < Rows; ++r)
-        for (int l = 0; l < 8; ++l) {
-            float acc = 0.0f;
-            for (std::int64_t p = 0; p < pairs; ++p) {
-                const std::uint32_t wp = weight_pair(w + r * w_stride, p, k), xw = xp[p * np + l];
-                acc = bf16_pair_step(acc, static_cast<std::uint16_t>(xw & 0xffffu), static_cast<std::uint16_t>(xw >> 16),
-                                     static_cast<std::uint16_t>(wp & 0xffffu), static_cast<std::uint16_t>(wp >> 16));
-            }
-            ct[r * np + l] = acc;
-        }
+    bf16_gemm_portable(w, w_stride, k, Rows, xp, np, 8, ct);
 }
 
 }  // namespace detail

@@ -19,7 +19,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
 #include "moe/cpu/kernels/dot_tiles.hpp"
