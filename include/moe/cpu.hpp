@@ -3,4 +3,4 @@
 
 #include "moe/core.hpp"
 #include "moe/cpu/moe_layer.hpp"
-#include "moe/cpu/thread_pool.hpp"
+#include "moe/runtime/thread_pool.hpp"

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "moe/cpu/thread_pool.hpp"
+#include "moe/runtime/thread_pool.hpp"
 #include "moe/decoding/language_model.hpp"
 #include "moe/tensor/matrix_view.hpp"
 #include "moe/text/tokenizer.hpp"

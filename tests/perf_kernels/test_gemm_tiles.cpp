@@ -9,7 +9,7 @@
 
 #include "moe/cpu/kernels/gemm_tiles.hpp"
 #include "moe/cpu/swiglu_kernels.hpp"
-#include "moe/cpu/thread_pool.hpp"
+#include "moe/runtime/thread_pool.hpp"
 #include "kernel_test_support.hpp"
 
 namespace {

@@ -18,7 +18,7 @@
 #include "moe/cpu/kernels/q8_dot_tiles.hpp"
 #include "moe/cpu/kernels/q8_gemm_tiles.hpp"
 #include "moe/cpu/linear.hpp"
-#include "moe/cpu/thread_pool.hpp"
+#include "moe/runtime/thread_pool.hpp"
 #include "moe/precision/q8_0.hpp"
 
 namespace {

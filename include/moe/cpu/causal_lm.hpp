@@ -29,7 +29,7 @@
 #include "moe/cpu/decoder_layer.hpp"
 #include "moe/cpu/linear.hpp"
 #include "moe/cpu/rms_norm.hpp"
-#include "moe/cpu/thread_pool.hpp"
+#include "moe/runtime/thread_pool.hpp"
 #include "moe/tensor/matrix_view.hpp"
 
 namespace moe::cpu {

@@ -15,7 +15,7 @@
 
 #include "moe/config/parameter_count.hpp"
 #include "moe/cpu/rms_norm.hpp"
-#include "moe/cpu/thread_pool.hpp"
+#include "moe/runtime/thread_pool.hpp"
 #include "moe/tensor/matrix_view.hpp"
 
 namespace moe::cpu {

@@ -15,7 +15,7 @@
 #include "moe/cpu/eigen_maps.hpp"
 #include "moe/cpu/kernels/dot_tiles.hpp"
 #include "moe/cpu/swiglu_kernels.hpp"
-#include "moe/cpu/thread_pool.hpp"
+#include "moe/runtime/thread_pool.hpp"
 #include "moe/tensor/matrix_view.hpp"
 
 namespace moe::cpu {

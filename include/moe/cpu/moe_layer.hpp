@@ -19,7 +19,7 @@
 #include "moe/config/validate.hpp"
 #include "moe/cpu/eigen_maps.hpp"
 #include "moe/cpu/swiglu_kernels.hpp"
-#include "moe/cpu/thread_pool.hpp"
+#include "moe/runtime/thread_pool.hpp"
 #include "moe/layers/moe_layer_weights.hpp"
 #include "moe/routing/route_token.hpp"
 #include "moe/routing/routing_plan.hpp"

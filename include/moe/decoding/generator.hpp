@@ -34,7 +34,7 @@
 #include <string_view>
 #include <vector>
 
-#include "moe/cpu/thread_pool.hpp"
+#include "moe/runtime/thread_pool.hpp"
 #include "moe/decoding/language_model.hpp"
 #include "moe/decoding/loop_detection.hpp"
 #include "moe/decoding/rng.hpp"

@@ -15,7 +15,7 @@
 #include <span>
 #include <utility>
 
-#include "moe/cpu/thread_pool.hpp"
+#include "moe/runtime/thread_pool.hpp"
 #include "moe/tensor/matrix_view.hpp"
 
 namespace moe::decoding {

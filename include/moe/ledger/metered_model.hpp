@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "moe/cpu/thread_pool.hpp"
+#include "moe/runtime/thread_pool.hpp"
 #include "moe/ledger/ledger.hpp"
 
 namespace moe::ledger {

@@ -17,7 +17,7 @@
 #include <Eigen/Core>
 
 #include "moe/cpu/eigen_maps.hpp"
-#include "moe/cpu/thread_pool.hpp"
+#include "moe/runtime/thread_pool.hpp"
 #include "moe/tensor/matrix_view.hpp"
 
 namespace moe::cpu {

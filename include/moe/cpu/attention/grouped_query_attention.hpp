@@ -13,13 +13,13 @@
 #include <cstdint>
 
 #include "moe/config/attention_config.hpp"
-#include "moe/cpu/attention/attention_weights.hpp"
+#include "moe/layers/attention_weights.hpp"
 #include "moe/cpu/attention/causal_attention.hpp"
 #include "moe/cpu/attention/kv_cache.hpp"
 #include "moe/cpu/linear.hpp"
 #include "moe/cpu/rms_norm.hpp"
 #include "moe/cpu/rotary.hpp"
-#include "moe/cpu/thread_pool.hpp"
+#include "moe/runtime/thread_pool.hpp"
 
 namespace moe::cpu {
 

@@ -1,4 +1,7 @@
-// moe/cpu/thread_pool.hpp — a small fixed pool that runs independent work items.
+// moe/runtime/thread_pool.hpp — a small fixed pool that runs independent work items: the CPU backend's executor.
+//
+// A runtime facility, not part of a backend: the CPU model is handed one per call (its `executor`), decoding and
+// the ledger pass it through without knowing what it is. moe::cpu::thread_pool names the same class.
 //
 // Determinism comes from the callers, not the pool: every parallel_for in the library splits its work into items
 // whose count and boundaries do not depend on the number of threads, and each item writes its own outputs.
@@ -20,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-namespace moe::cpu {
+namespace moe {
 
 class thread_pool {
    public:
@@ -139,4 +142,8 @@ class thread_pool {
     std::atomic<bool> stopping_{false};
 };
 
+}  // namespace moe
+
+namespace moe::cpu {
+using moe::thread_pool;  // the CPU backend's executor (the name code written before runtime/ uses)
 }  // namespace moe::cpu

@@ -1,4 +1,4 @@
-// moe/cpu/attention/attention_weights.hpp — the tensors an attention layer reads, as views, and owning variants.
+// moe/layers/attention_weights.hpp — the tensors an attention layer reads, as views, and owning variants.
 //
 // Matrices use the nn.Linear layout (out_features, in_features) and vectors are (1, n) rows, so checkpoint
 // tensors map onto the views without a copy. Every tensor is stored in the config's weight_format, except that
