@@ -2,10 +2,11 @@
 //
 //   custom_model CHECKPOINT_DIR     (default: tests/data/models/deepseek_v3, a tiny DeepSeek-V3-style checkpoint)
 //
-// The type below is spelled out from parts instead of using moe::cpu::deepseek_v3<card>: one dense layer, then MoE
-// layers whose router is DeepSeek-V3's (sigmoid, selection bias, 4 groups keep 2). Change any value — a different
-// router, top-k, a GQA layer instead of MLA — and the compiler builds code specialised for it; config.json is
-// checked against the type when it loads.
+// The description below is spelled out from parts instead of using moe::deepseek_v3<card>: one dense layer, then
+// MoE layers whose router is DeepSeek-V3's (sigmoid, selection bias, 4 groups keep 2). Change any value — a
+// different router, top-k, a GQA layer instead of MLA — and the compiler builds code specialised for it;
+// config.json is checked against the description when it loads. The description names no backend: choosing one
+// is choosing which executes it (moe::cpu::model here).
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -18,21 +19,24 @@ namespace my {
 constexpr auto storage = moe::weight_format::fp32;  // the tiny checkpoint is fp32 (real ones: bf16)
 
 // Attention: multi-head latent attention, DeepSeek-V3 style.
-using attention = moe::cpu::multi_head_latent_attention<moe::mla_config{
+using attention = moe::model::mla<moe::mla_config{
     .model_width = 64, .heads = 4, .q_lora_rank = 24, .kv_lora_rank = 32,
     .qk_nope_head_dim = 16, .qk_rope_head_dim = 8, .v_head_dim = 16, .weights = storage}>;
 
 // Feed-forward parts: a dense SwiGLU MLP and an MoE layer with 12 experts, top-3, one shared expert.
-using dense_ffn = moe::cpu::dense_mlp<moe::dense_mlp_config{.model_width = 64, .width = 96, .weights = storage}>;
-using moe_ffn = moe::cpu::moe_layer<moe::moe_layer_config{
+using dense_ffn = moe::model::dense_ffn<moe::dense_mlp_config{.model_width = 64, .width = 96, .weights = storage}>;
+using moe_ffn = moe::model::moe_ffn<moe::moe_layer_config{
     .model_width = 64, .expert_width = 32, .experts = 12, .top_k = 3, .shared_experts = 1,
     .router = moe::routers::deepseek_v3(/*groups=*/4, /*top_k_groups=*/2), .weights = storage}>;
 
 // The model: 1 dense layer, then 2 MoE layers.
-using model = moe::cpu::causal_lm<
+using description = moe::model::causal_lm<
     moe::causal_lm_config{.family = moe::model_family::deepseek_v3, .vocab_size = 160, .model_width = 64, .weights = storage},
-    moe::cpu::layer_stack<moe::cpu::decoder_layer<attention, dense_ffn>, 1>,
-    moe::cpu::layer_stack<moe::cpu::decoder_layer<attention, moe_ffn>, 2>>;
+    moe::model::stack<moe::model::decoder<attention, dense_ffn>, 1>,
+    moe::model::stack<moe::model::decoder<attention, moe_ffn>, 2>>;
+
+// Run on the CPU.
+using model = moe::cpu::model<description>;
 
 }  // namespace my
 

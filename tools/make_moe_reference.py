@@ -11,7 +11,7 @@ tensor list. Python is only a generator: the produced files are committed and th
 
 Besides writing the files, the script checks that:
   * the configured sizes/router settings really reached the module (config field names differ per family);
-  * an independent plain-torch re-implementation of the ROUTERS.md formulas, fed only the saved tensors,
+  * an independent plain-torch re-implementation of the docs/routing.md formulas, fed only the saved tensors,
     reproduces the HF output (this also pins down the fused gate_up_proj layout: gate rows first);
   * top-k and group selections are not near-ties (so C++ float differences cannot flip a choice);
   * the reduced-precision weight variants do not change routing (router stays fp32).
@@ -175,7 +175,7 @@ def init_weights(case, spec, block, gen):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Independent plain-torch router + layer (ROUTERS.md formulas), used as a cross-check of the HF output
+# Independent plain-torch router + layer (docs/routing.md formulas), used as a cross-check of the HF output
 # ----------------------------------------------------------------------------------------------------------------
 def ref_route(case, spec, t, neg_fill=float("-inf")):
     """Return (ids, weights, gaps) with ids/weights in the HF order-independent form (sorted by id later).

@@ -16,6 +16,7 @@ cpu_layer_result run_cpu_layer(const moe::moe_layer_weights<C>& weights, moe::ro
     r.expert_ids = plan.expert_ids;
     r.weights = plan.weights;
     r.grouped_row = plan.grouped_row;
+    r.expert_offset = plan.expert_offset;
     r.tokens_per_expert = plan.tokens_per_expert;
     return r;
 }

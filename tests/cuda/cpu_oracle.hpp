@@ -14,6 +14,7 @@ struct cpu_layer_result {
     std::vector<std::int32_t> expert_ids;          // (T, K)
     std::vector<float> weights;                    // (T, K)
     std::vector<std::int64_t> grouped_row;         // (T, K)
+    std::vector<std::int64_t> expert_offset;       // (E + 1)
     std::vector<std::int32_t> tokens_per_expert;   // (E)
 };
 

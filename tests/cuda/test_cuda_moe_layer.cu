@@ -15,6 +15,7 @@
 // expert ids, unless moe::route_token applied on the host to the GPU's own logits gives exactly the GPU's ids (the
 // difference is then the logits' last bit, not the routing); such tokens (expected: none) are counted, limited to
 // 1%, and left out of the output comparison.
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -79,8 +80,11 @@ void check_layer(std::int64_t tokens, std::uint64_t seed, float routed_scaling_f
     }
     if (explained == 0) {
         bool rows_equal = true;
-        for (std::size_t p = 0; p < cpu.grouped_row.size(); ++p) rows_equal &= gpu.row_of_pair[p] == cpu.grouped_row[p];
+        for (std::size_t p = 0; p < cpu.grouped_row.size(); ++p) rows_equal &= gpu.grouped_row[p] == cpu.grouped_row[p];
         GPU_CHECK(rows_equal, "grouped rows differ from routing_plan::group_by_expert" + where);
+        GPU_CHECK(std::equal(gpu.expert_offset.begin(), gpu.expert_offset.end(), cpu.expert_offset.begin(),
+                             cpu.expert_offset.end()),
+                  "expert_offset differs from routing_plan::expert_offset" + where);
         GPU_CHECK(layer.tokens_per_expert(stream) == cpu.tokens_per_expert, "tokens_per_expert" + where);
     }
 

@@ -5,7 +5,10 @@
 //   rotary:    moe::cpu::rotary_embedding tables + rope_rotate_half / rope_interleaved; device cosf/sinf differ from
 //              glibc by ≤ 2 ulp: |Δ| ≤ 1e-5 · (|x| + 1) at positions up to 5000.
 //   attention: a double-precision loop (transformers' eager order); fp32 dots of ≤ 128 terms and a softmax over
-//              ≤ 300 keys: |Δ| ≤ 1e-4 · max|out| (GQA 8/2 heads prefill and decode; MLA-like G = 1, Dk ≠ Dv).
+//              ≤ 300 keys: |Δ| ≤ 1e-4 · max|out| (GQA 8/2 heads prefill and decode; MLA-like G = 1, Dk ≠ Dv);
+//              and at the documented key limit (max_attention_keys: 48 KiB of scores, past the default shared memory
+//              of a block: the launch needs the opt-in), same bound: the fp32 rounding of sums over 12 288 keys of
+//              weight ≈ 1/12 288 each is ≈ 1e-7 absolute, ≈ 40× inside it for outputs of size ≈ 0.03.
 //   sampling:  greedy and top-k 1 give the arg-max (ties: lowest id); for a top-k / top-p / temperature chain the
 //              drawn token equals a double-precision host chain for uniforms u not within 1e-4 of a boundary.
 #include <algorithm>
@@ -129,6 +132,9 @@ GPU_TEST(attention_gqa_prefill) { check_attention({.heads = 8, .kv_heads = 2, .k
 GPU_TEST(attention_gqa_decode_with_cache) { check_attention({.heads = 8, .kv_heads = 2, .key_dim = 64, .value_dim = 64}, 299, 1, 20); }
 GPU_TEST(attention_gqa_chunked_prefill_after_cache) { check_attention({.heads = 4, .kv_heads = 4, .key_dim = 128, .value_dim = 128}, 50, 17, 30); }
 GPU_TEST(attention_mla_absorbed_shape) { check_attention({.heads = 4, .kv_heads = 1, .key_dim = 80, .value_dim = 64}, 20, 3, 40); }
+GPU_TEST(attention_at_the_key_limit) {
+    check_attention({.heads = 2, .kv_heads = 1, .key_dim = 64, .value_dim = 64}, moe::cuda::max_attention_keys - 2, 2, 50);
+}
 
 GPU_TEST(sampling_greedy_top1_and_chain) {
     const int vocab = 5000;

@@ -6,7 +6,8 @@
 //    expf and glibc expf may differ by 1–2 ulp). A token may pick a different expert only at a near-tie that those
 //    ulps explain: allowed when the host scores of the differing experts are within 1e-5 of each other (counted).
 // Inputs: Gaussian logits; logits rounded to a coarse grid (many exact ties: the lower index must win); rows with
-// NaN (NaN ranks first); every preset, 7…512 experts, top-1…16.
+// NaN (NaN ranks first); every preset, 7…4096 experts, top-1…16. 4096 experts (moe::cuda::moe_layer's limit) with and
+// without a selection bias run with fewer tokens per block (shared memory); that they compile is checked by the build.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -98,3 +99,11 @@ GPU_TEST(router_deepseek_v2_group_limited_64_top6) {
 GPU_TEST(router_deepseek_v3_256_8_groups_top8) { check_all_inputs<moe::routers::deepseek_v3(8, 4), 256, 8>(6, 2.5f); }
 GPU_TEST(router_384_top16) { check_all_inputs<moe::routers::qwen3_moe, 384, 16>(7); }
 GPU_TEST(router_deepseek_v3_512_16_groups_top16) { check_all_inputs<moe::routers::deepseek_v3(16, 8), 512, 16>(8); }
+GPU_TEST(router_4096_top8_two_tokens_per_block) {
+    static_assert(moe::cuda::router_warps_per_block<moe::routers::qwen3_moe, 4096> == 2);
+    check_all_inputs<moe::routers::qwen3_moe, 4096, 8>(9);
+}
+GPU_TEST(router_deepseek_v3_4096_8_groups_top8_one_token_per_block) {
+    static_assert(moe::cuda::router_warps_per_block<moe::routers::deepseek_v3(8, 4), 4096> == 1);
+    check_all_inputs<moe::routers::deepseek_v3(8, 4), 4096, 8>(10, 2.5f);
+}

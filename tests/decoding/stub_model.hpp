@@ -3,6 +3,7 @@
 // stub_model satisfies moe::decoding::language_model: sequences hold token ids (a branch keeps a pointer to the
 // shared prompt, like causal_lm), forward() asks the script for the next-token logits of each sequence given all
 // its tokens, and records the batch size of every call so tests can check that live branches run together.
+// Its executor is not a thread pool (the decoding code must not assume one): a counter of the calls it ran.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "moe/runtime/thread_pool.hpp"
 #include "moe/decoding/language_model.hpp"
 #include "moe/tensor/matrix_view.hpp"
 #include "moe/text/tokenizer.hpp"
@@ -48,8 +48,14 @@ inline std::vector<float> logits(std::initializer_list<std::pair<std::int32_t, f
 }
 inline std::vector<float> certain(std::int32_t id) { return logits({{id, 10.0f}}); }
 
+// What the stub model runs on: no threads, it counts the forward calls handed to it.
+struct executor {
+    int forward_calls = 0;
+};
+
 class model {
    public:
+    using executor = stub::executor;
     // tokens: every token of the sequence so far (prompt + generated) → (V) next-token logits
     using script_fn = std::function<std::vector<float>(std::span<const std::int32_t>)>;
 
@@ -81,7 +87,8 @@ class model {
         return sequence{{}, std::move(prompt), capacity};
     }
 
-    void forward(std::span<const step> steps, moe::cpu::thread_pool&) {
+    void forward(std::span<const step> steps, executor& exec) {
+        ++exec.forward_calls;
         batch_sizes.push_back(steps.size());
         for (const step& s : steps) {
             for (std::size_t k = 0; k < s.tokens.size(); ++k) {

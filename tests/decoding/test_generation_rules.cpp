@@ -65,7 +65,7 @@ double margin_of(const std::vector<float>& l) {  // p(top1) − p(top2) in doubl
 }  // namespace
 
 TEST_CASE("streams: reasoning and answer apart, whether the prompt opened <think> or the model does", "[decoding]") {
-    moe::cpu::thread_pool pool(1);
+    stub::executor pool;
     SECTION("generation starts inside the thinking block") {
         auto m = scripted(think_then_answer);
         auto o = greedy_options();
@@ -84,6 +84,9 @@ TEST_CASE("streams: reasoning and answer apart, whether the prompt opened <think
         CHECK(b.tokens[3].stream == text_stream::answer);
         CHECK(b.tokens[3].text_begin == 0);
         CHECK(b.tokens[4].text_end == 2);
+        // The executor the caller handed in is the one every forward call ran on.
+        CHECK(pool.forward_calls == static_cast<int>(m.batch_sizes.size()));
+        CHECK(pool.forward_calls > 0);
     }
     SECTION("the model opens <think> itself") {
         auto m = scripted([](std::span<const std::int32_t> g) {
@@ -107,7 +110,7 @@ TEST_CASE("streams: reasoning and answer apart, whether the prompt opened <think
 }
 
 TEST_CASE("thinking budget: hard cap, optional message, forced delimiter, then the answer", "[decoding]") {
-    moe::cpu::thread_pool pool(1);
+    stub::executor pool;
     // Thinks "a" forever; after </think> answers "1" and ends.
     auto m = scripted([](std::span<const std::int32_t> g) {
         if (last(g) == stub::end_think) return stub::certain(stub::one);
@@ -145,7 +148,7 @@ TEST_CASE("thinking budget: hard cap, optional message, forced delimiter, then t
 }
 
 TEST_CASE("thinking budget finishes the current UTF-8 character before forcing the delimiter", "[decoding]") {
-    moe::cpu::thread_pool pool(1);
+    stub::executor pool;
     // Thinks "é" as two byte tokens (Ã ©), forever.
     auto m = scripted([](std::span<const std::int32_t> g) {
         if (last(g) == stub::end_think) return stub::certain(stub::eos);
@@ -170,7 +173,7 @@ TEST_CASE("thinking budget finishes the current UTF-8 character before forcing t
 }
 
 TEST_CASE("minimum thinking (s1): an early </think> becomes \"Wait\", at most max_waits times", "[decoding]") {
-    moe::cpu::thread_pool pool(1);
+    stub::executor pool;
     // Thinks "b" then wants to stop; answers "1".
     auto m = scripted([](std::span<const std::int32_t> g) {
         const std::int32_t l = last(g);
@@ -197,7 +200,7 @@ TEST_CASE("minimum thinking (s1): an early </think> becomes \"Wait\", at most ma
 }
 
 TEST_CASE("loop detection stops a greedy branch that repeats an n-gram", "[decoding]") {
-    moe::cpu::thread_pool pool(1);
+    stub::executor pool;
     auto m = scripted([](std::span<const std::int32_t> g) {  // a b x a b x …
         static const std::int32_t cycle[3] = {stub::a, stub::b, stub::x};
         return stub::certain(cycle[g.size() % 3]);
@@ -217,7 +220,7 @@ TEST_CASE("loop detection stops a greedy branch that repeats an n-gram", "[decod
 }
 
 TEST_CASE("stop strings cut the text where they start and are never streamed; stop tokens and max_tokens", "[decoding]") {
-    moe::cpu::thread_pool pool(1);
+    stub::executor pool;
     auto m = scripted([](std::span<const std::int32_t> g) { return stub::certain(g.size() % 2 ? stub::b : stub::a); });
     auto o = greedy_options();
     o.stop_strings = {"ba"};
@@ -237,7 +240,7 @@ TEST_CASE("stop strings cut the text where they start and are never streamed; st
 }
 
 TEST_CASE("branches share the prompt and run in one batched forward per step", "[decoding]") {
-    moe::cpu::thread_pool pool(1);
+    stub::executor pool;
     // Branch lengths differ: every sequence stops after as many tokens as its first sampled token says (1, 2, 3).
     auto m = stub::model([](std::span<const std::int32_t> all) {
         const auto g = all.subspan(1);
@@ -277,7 +280,7 @@ TEST_CASE("branches share the prompt and run in one batched forward per step", "
 }
 
 TEST_CASE("top-N log-probabilities per step", "[decoding]") {
-    moe::cpu::thread_pool pool(1);
+    stub::executor pool;
     auto m = scripted([](std::span<const std::int32_t> g) {
         return g.empty() ? stub::logits({{stub::a, 1.0f}, {stub::b, 0.0f}}) : stub::certain(stub::eos);
     });
@@ -318,7 +321,7 @@ TEST_CASE("self-consistency: majority vote with counts, ties to the earliest bra
     CHECK(count_votes({ans("3"), ans("12"), ans("12"), ans("3")})[0].answer == "3");
 
     // End to end on the stub: the first sampled token is the answer (1, 2 or 3 with p = 0.5, 0.3, 0.2).
-    moe::cpu::thread_pool pool(1);
+    stub::executor pool;
     auto m = scripted([](std::span<const std::int32_t> g) {
         if (!g.empty()) return stub::certain(stub::eos);
         return stub::logits({{stub::one, std::log(0.5f)}, {stub::two, std::log(0.3f)}, {stub::three, std::log(0.2f)}});
@@ -345,7 +348,7 @@ TEST_CASE("self-consistency: majority vote with counts, ties to the earliest bra
 }
 
 TEST_CASE("CoT-decoding: top-k first tokens, greedy branches, Δ over the answer tokens only", "[decoding]") {
-    moe::cpu::thread_pool pool(1);
+    stub::executor pool;
     // First step: "1" (3.0), "2" (2.0), "a" (1.0). Then
     //   "1" → "2" → eos              text "12"    answer 12, tokens 0–1
     //   "2" → " " → "1" → "2" → eos  text "2 12"  answer 12, tokens 2–3

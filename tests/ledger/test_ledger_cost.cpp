@@ -13,7 +13,7 @@ namespace {
 constexpr moe::qwen3_moe_config small{.vocab_size = 10, .model_width = 8, .layers = 2, .heads = 2, .kv_heads = 1,
                                       .head_dim = 4, .expert_width = 6, .experts = 4, .top_k = 2,
                                       .norm_topk_prob = true, .weights = moe::weight_format::fp32};
-using small_model = moe::cpu::qwen3_moe<small>;
+using small_model = moe::qwen3_moe<small>;
 
 }  // namespace
 
@@ -38,8 +38,8 @@ TEST_CASE("cost_of: per-token constants of a small Qwen3-MoE by hand") {
     CHECK(c.experts[0] == moe::ledger::expert_group{.layers = 2, .experts = 4, .top_k = 2, .expert_parameters = 144,
                                                     .expert_bytes = 576});
 
-    // Same totals as the library's own parameter counts of the layer type.
-    using layer = std::tuple_element_t<0, small_model::layers_type>::value_type;  // the stack's decoder_layer
+    // Same totals as the description's own parameter counts of its layer.
+    using layer = std::tuple_element_t<0, small_model::stacks>::layer;  // the stack's model::decoder
     CHECK(c.parameters_total == 2 * layer::parameters() + 168);
     CHECK(c.parameters_active == 2 * layer::active_parameters() + 168);
 }
@@ -49,7 +49,7 @@ TEST_CASE("cost_of: q8_0 weights count 34 bytes per 32 matrix weights, vectors a
     constexpr moe::qwen3_moe_config q8{.vocab_size = 10, .model_width = 32, .layers = 2, .heads = 2, .kv_heads = 1,
                                        .head_dim = 16, .expert_width = 32, .experts = 4, .top_k = 2,
                                        .norm_topk_prob = true, .weights = moe::weight_format::q8_0};
-    const auto c = moe::ledger::cost_of<moe::cpu::qwen3_moe<q8>>();
+    const auto c = moe::ledger::cost_of<moe::qwen3_moe<q8>>();
     // Per layer: attention matrices q 32·32 + k 16·32 + v 16·32 + o 32·32 = 3072 → 3072·34/32 = 3264 bytes, q/k norms
     // 2·16 fp32 = 128; router 4·32 fp32 = 512; norms 2·32 fp32 = 256 → 4160. Final norm 32 fp32 = 128, head 320 → 340.
     CHECK(c.fixed_weight_bytes == 2 * 4160 + 128 + 340);
@@ -92,7 +92,7 @@ TEST_CASE("cost_of: a DeepSeek-V3 type with a dense first layer and MLA") {
                                          .dense_width = 12, .expert_width = 4, .experts = 8, .top_k = 2,
                                          .shared_experts = 1, .groups = 2, .top_k_groups = 1,
                                          .weights = moe::weight_format::fp32};
-    const auto c = moe::ledger::cost_of<moe::cpu::deepseek_v3<v3>>();
+    const auto c = moe::ledger::cost_of<moe::deepseek_v3<v3>>();
     CHECK(c.layers == 3);
     // MLA caches R + Dr = 8 floats per position and layer; absorbed attention 2·H·(R+Dr) + 2·H·R = 32 + 24 = 56.
     CHECK(c.kv_bytes_per_position == 3 * 8 * 4);

@@ -47,7 +47,7 @@ void make_zone(const fs::path& root, const std::string& zone, const std::string&
 constexpr moe::qwen3_moe_config small{.vocab_size = 10, .model_width = 8, .layers = 2, .heads = 2, .kv_heads = 1,
                                       .head_dim = 4, .expert_width = 6, .experts = 4, .top_k = 2,
                                       .weights = moe::weight_format::fp32};
-using small_model = moe::cpu::qwen3_moe<small>;
+using small_model = moe::qwen3_moe<small>;
 
 }  // namespace
 

@@ -13,7 +13,7 @@ constexpr moe::qwen3_moe_config small{.vocab_size = 10, .model_width = 8, .layer
 }  // namespace
 
 TEST_CASE("request_ledger: JSON round trip") {
-    moe::ledger::tracker t(moe::ledger::cost_of<moe::cpu::qwen3_moe<small>>(), nullptr,
+    moe::ledger::tracker t(moe::ledger::cost_of<moe::qwen3_moe<small>>(), nullptr,
                            {.joules_per_flop = 1e-11, .joules_per_byte = 3e-10}, "test note");
     t.begin(moe::ledger::phase::prompt);
     t.forward(7, 0);

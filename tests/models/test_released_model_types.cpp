@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include "moe/models/released.hpp"
+#include "moe/models/cpu.hpp"
 
 namespace {
 // without_embedding: the publisher's active figure leaves out the embedding table (DeepSeek-V2-Lite's does).

@@ -178,9 +178,9 @@ TEST_CASE("bf16_compute products above 4 tokens run the bf16 GEMM and match the 
         for (std::int64_t f = 0; f < F; ++f)
             REQUIRE(g[static_cast<std::size_t>(t * F + f)] ==
                     kernels::bf16_gemm_reference(x.data() + t * D, gate_bits.data() + f * D, D));
-    using packing = moe::cpu::packed_activations<moe::bfloat16_compute>;
     const std::int64_t np = kernels::padded_tokens(tokens);
-    std::vector<std::uint32_t> xp(static_cast<std::size_t>(packing::rows_for(D) * np)), act(static_cast<std::size_t>(packing::rows_for(F) * np));
+    std::vector<std::uint32_t> xp(static_cast<std::size_t>(moe::cpu::packed_size<moe::bfloat16_compute>(tokens, D))),
+        act(static_cast<std::size_t>(moe::cpu::packed_size<moe::bfloat16_compute>(tokens, F)));
     moe::cpu::pack_activations<moe::bfloat16_compute>({x.data(), tokens, D}, xp.data());
     for (std::int64_t first = 0; first < F; first += 64)
         moe::cpu::gate_up_block_packed<moe::bfloat16_compute>(xp.data(), tokens, gv, uv, first, std::min<std::int64_t>(64, F - first), act.data());

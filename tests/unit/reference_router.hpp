@@ -1,5 +1,5 @@
 // A deliberately plain router written for the tests, independent of moe/routing/*: full sorts instead of the
-// library's insertion top-k, double-precision scores, explicit masks. It encodes ROUTERS.md directly.
+// library's insertion top-k, double-precision scores, explicit masks. It encodes docs/routing.md directly.
 #pragma once
 
 #include <algorithm>
@@ -16,7 +16,7 @@ struct reference_routing {
     std::vector<double> weights;  // (K)
 };
 
-// Sort key of ROUTERS.md's top-k with the library's documented order: larger first, NaN first, ties → lower index.
+// Sort key of docs/routing.md's top-k (the library's documented order): larger first, NaN first, ties → lower index.
 inline std::vector<int> sorted_indices(const std::vector<double>& v, const std::vector<bool>& eligible) {
     std::vector<int> idx;
     for (int i = 0; i < static_cast<int>(v.size()); ++i)

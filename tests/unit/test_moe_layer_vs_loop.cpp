@@ -56,7 +56,7 @@ moe::host_matrix<float> reference_forward(const moe::moe_layer_weights<C>& w, mo
             double gate = 1.0;
             if constexpr (C.shared_expert_gate) {
                 double dot = 0;
-                for (int d = 0; d < D; ++d) dot += double(w.shared_gate.data[d]) * token[d];
+                for (int d = 0; d < D; ++d) dot += double(w.shared_expert_gate.data[d]) * token[d];
                 gate = 1.0 / (1.0 + std::exp(-dot));
             }
             ffn(w.shared, S, token, out);

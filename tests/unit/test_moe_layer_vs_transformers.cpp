@@ -47,7 +47,7 @@ moe::owned_moe_layer_weights<C> load_layer(const moe::io::safetensors_file& file
         read("shared.up_proj", {S, D}, w.shared_gate_up.row(S));
         read("shared.down_proj", {D, S}, w.shared_down.data());
     }
-    if constexpr (C.shared_expert_gate) read("shared_gate.weight", {1, D}, w.shared_gate.data());
+    if constexpr (C.shared_expert_gate) read("shared_gate.weight", {1, D}, w.shared_expert_gate.data());
     static_assert(std::is_same_v<storage, typename moe::owned_moe_layer_weights<C>::storage>);
     return w;
 }

@@ -1,15 +1,21 @@
 // Checks moe::route_token against the plain router in reference_router.hpp for every family, and the traps of
-// ROUTERS.md as named cases: DeepSeek-V3 weights from unbiased scores, masked groups excluded (−inf, not 0.0),
-// s kept rather than recovered as s' − bias, the tie rule, NaN input, non-power-of-two expert counts, large top-k.
+// docs/routing.md as named cases: DeepSeek-V3 weights from unbiased scores, masked groups excluded (−inf, not 0.0),
+// s kept rather than recovered as s' − bias, the tie rule, NaN input, non-power-of-two expert counts, large top-k;
+// and, replaying the CUDA router's warp reduction order on the host, that this order changes neither the softmax
+// maximum nor the top-k.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "moe/routing/route_token.hpp"
+#include "moe/routing/router_math.hpp"
+#include "moe/routing/top_k.hpp"
 #include "reference_router.hpp"
 
 namespace {
@@ -200,4 +206,89 @@ TEST_CASE("NaN logits give valid distinct experts and NaN weights, never a crash
     std::set<int> d2(softmax_nan.ids.begin(), softmax_nan.ids.end());
     CHECK(d2.size() == 2);
     for (float w : softmax_nan.weights) CHECK(std::isnan(w));
+}
+
+// The CUDA router (one warp per token) reduces in another order than route_token; router_math.hpp and
+// moe/cuda/kernels/router.hpp claim that the order cannot change the result. These cases replay the warp's order on
+// the host — 32 lanes over strided indices, then a butterfly (lane l combines with lane l ^ offset) — so the claim is
+// checked without a GPU.
+namespace {
+
+// Combines per-lane values as __shfl_xor_sync butterflies do: afterwards every lane holds the same value.
+template <class T, class Combine>
+T butterfly(std::vector<T> lanes, Combine combine) {
+    for (int offset = 16; offset > 0; offset /= 2) {
+        std::vector<T> next(lanes);
+        for (int l = 0; l < 32; ++l) next[l] = combine(lanes[l], lanes[l ^ offset]);
+        lanes = next;
+    }
+    return lanes[0];
+}
+
+std::vector<float> awkward_logits(std::mt19937& rng, int n) {
+    std::uniform_int_distribution<int> pick(0, 9);
+    std::vector<float> v = random_logits(rng, n);
+    for (float& x : v) {
+        const int p = pick(rng);
+        if (p == 0) x = NAN;
+        if (p == 1) x = std::round(x);  // ties, and ±0
+        if (p == 2) x = -0.0f;
+    }
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("warp order: running_max from logits[0] gives the sequential maximum and the same softmax numerators",
+          "[router][cuda_order]") {
+    namespace math = moe::router_math;
+    std::mt19937 rng(41);
+    for (int trial = 0; trial < 2000; ++trial) {
+        const int n = 1 + trial % 300;
+        std::vector<float> l = awkward_logits(rng, n);
+        if (trial % 7 == 0) l[0] = NAN;  // a NaN first logit must make the maximum NaN in both orders
+        float sequential = l[0];
+        for (int i = 1; i < n; ++i) sequential = math::running_max(sequential, l[i]);
+        std::vector<float> lanes(32, l[0]);
+        for (int lane = 0; lane < 32; ++lane)
+            for (int i = lane; i < n; i += 32) lanes[lane] = math::running_max(lanes[lane], l[i]);
+        const float warp = butterfly(lanes, [](float a, float b) { return math::running_max(a, b); });
+        INFO("trial " << trial);
+        REQUIRE(std::isnan(warp) == std::isnan(l[0]));
+        REQUIRE(std::isnan(sequential) == std::isnan(l[0]));
+        for (int i = 0; i < n; ++i) {
+            const float a = math::softmax_numerator(l[i], sequential), b = math::softmax_numerator(l[i], warp);
+            REQUIRE(std::memcmp(&a, &b, sizeof a) == 0);
+        }
+    }
+}
+
+TEST_CASE("warp order: K rounds of a butterfly arg-max under ranks_before select what top_k_indices selects",
+          "[router][cuda_order]") {
+    std::mt19937 rng(42);
+    for (int trial = 0; trial < 500; ++trial) {
+        const int n = 1 + trial % 200, k = 1 + trial % std::min(n, 16);
+        const std::vector<float> v = awkward_logits(rng, n);
+        std::vector<int> want(static_cast<std::size_t>(k));
+        moe::top_k_indices(v.data(), n, k, [](int) { return true; }, want.data());
+        std::vector<bool> open(static_cast<std::size_t>(n), true);
+        std::vector<int> got;
+        using best = std::pair<float, int>;  // (value, index); index −1: none
+        auto better = [](best a, best b) {
+            if (b.second < 0) return a;
+            if (a.second < 0 || moe::ranks_before(b.first, b.second, a.first, a.second)) return b;
+            return a;
+        };
+        for (int j = 0; j < k; ++j) {
+            std::vector<best> lanes(32, best{0.0f, -1});
+            for (int lane = 0; lane < 32; ++lane)
+                for (int i = lane; i < n; i += 32)
+                    if (open[i]) lanes[lane] = better(lanes[lane], best{v[i], i});
+            const int chosen = butterfly(lanes, better).second;
+            got.push_back(chosen);
+            open[chosen] = false;
+        }
+        INFO("trial " << trial << ", n " << n << ", k " << k);
+        REQUIRE(got == want);
+    }
 }

@@ -127,9 +127,8 @@ struct check_attention_config {
                   "query heads) — change heads or kv_heads");
     static_assert(C.head_dim >= 2, "attention_config: set .head_dim to at least 2");
     static_assert(C.head_dim % 2 == 0, "attention_config: .head_dim must be even — RoPE rotates pairs of dimensions");
-    static_assert(!is_block_quantized(C.weights) || (C.model_width % 32 == 0 && (C.heads * C.head_dim) % 32 == 0),
-                  "attention_config: weight_format::q8_0 stores 32-weight blocks along each matrix row, so the inner width of "
-                  "every matrix must be a multiple of 32 — model_width and heads × head_dim; use bf16 or fp32 for this shape");
+    static_assert(whole_blocks<C.weights, "attention_config.model_width", C.model_width> &&
+                  whole_blocks<C.weights, "attention_config.heads * head_dim", C.heads * C.head_dim>);
     static constexpr bool value = true;
 };
 
@@ -144,9 +143,10 @@ struct check_mla_config {
     static_assert(C.qk_rope_head_dim % 2 == 0,
                   "mla_config: .qk_rope_head_dim must be even — RoPE rotates pairs of dimensions");
     static_assert(C.v_head_dim >= 1, "mla_config: set .v_head_dim to at least 1");
-    static_assert(!is_block_quantized(C.weights) || (C.model_width % 32 == 0 && C.q_lora_rank % 32 == 0 && C.kv_lora_rank % 32 == 0 && (C.heads * C.v_head_dim) % 32 == 0),
-                  "mla_config: weight_format::q8_0 stores 32-weight blocks along each matrix row, so the inner width of "
-                  "every matrix must be a multiple of 32 — model_width, q_lora_rank, kv_lora_rank and heads × v_head_dim; use bf16 or fp32 for this shape");
+    static_assert(whole_blocks<C.weights, "mla_config.model_width", C.model_width> &&
+                  whole_blocks<C.weights, "mla_config.q_lora_rank", C.q_lora_rank> &&
+                  whole_blocks<C.weights, "mla_config.kv_lora_rank", C.kv_lora_rank> &&
+                  whole_blocks<C.weights, "mla_config.heads * v_head_dim", C.heads * C.v_head_dim>);
     static constexpr bool value = true;
 };
 

@@ -19,9 +19,8 @@ template <dense_mlp_config C>
 struct check_dense_mlp_config {
     static_assert(C.model_width >= 1, "dense_mlp_config: set .model_width (hidden_size) to at least 1");
     static_assert(C.width >= 1, "dense_mlp_config: set .width (intermediate_size) to at least 1");
-    static_assert(!is_block_quantized(C.weights) || (C.model_width % 32 == 0 && C.width % 32 == 0),
-                  "dense_mlp_config: weight_format::q8_0 stores 32-weight blocks along each matrix row, so the inner width of "
-                  "every matrix must be a multiple of 32 — model_width and width; use bf16 or fp32 for this shape");
+    static_assert(whole_blocks<C.weights, "dense_mlp_config.model_width", C.model_width> &&
+                  whole_blocks<C.weights, "dense_mlp_config.width", C.width>);
     static constexpr bool value = true;
 };
 

@@ -11,7 +11,7 @@
 
 namespace moe {
 
-// Decides checkpoint tensor names and config.json field names (see moe/models/hf_names.hpp).
+// Decides checkpoint tensor names and config.json field names (see moe/models/checkpoint_conventions.hpp).
 enum class model_family { mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek_v2, deepseek_v3 };
 
 constexpr std::string_view name_of(model_family family) {
@@ -40,9 +40,7 @@ template <causal_lm_config C>
 struct check_causal_lm_config {
     static_assert(C.vocab_size >= 1, "causal_lm_config: set .vocab_size to at least 1");
     static_assert(C.model_width >= 1, "causal_lm_config: set .model_width (hidden_size) to at least 1");
-    static_assert(!is_block_quantized(C.weights) || (C.model_width % 32 == 0),
-                  "causal_lm_config: weight_format::q8_0 stores 32-weight blocks along each matrix row, so the inner width of "
-                  "every matrix must be a multiple of 32 — model_width; use bf16 or fp32 for this shape");
+    static_assert(whole_blocks<C.weights, "causal_lm_config.model_width", C.model_width>);
     static constexpr bool value = true;
 };
 

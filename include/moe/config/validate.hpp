@@ -34,9 +34,9 @@ struct check_moe_layer_config {
                   "moe_layer_config: .top_k exceeds the experts in the kept groups (top_k_groups × experts per group) "
                   "— raise top_k_groups or lower top_k");
 
-    static_assert(!is_block_quantized(C.weights) || (C.model_width % 32 == 0 && C.expert_width % 32 == 0 && C.shared_width() % 32 == 0),
-                  "moe_layer_config: weight_format::q8_0 stores 32-weight blocks along each matrix row, so the inner width of "
-                  "every matrix must be a multiple of 32 — model_width, expert_width and the shared width; use bf16 or fp32 for this shape");
+    static_assert(whole_blocks<C.weights, "moe_layer_config.model_width", C.model_width> &&
+                  whole_blocks<C.weights, "moe_layer_config.expert_width", C.expert_width> &&
+                  whole_blocks<C.weights, "moe_layer_config.shared_width()", C.shared_width()>);
     static constexpr bool value = true;
 };
 

@@ -1,14 +1,15 @@
-// moe/cpu/causal_lm.hpp — a whole causal language model on the CPU, composed as a type.
+// moe/cpu/causal_lm.hpp — a whole causal language model on the CPU: moe::cpu::model<Description>.
 //
-//   using my_model = moe::cpu::causal_lm<lm_config,
-//       moe::cpu::layer_stack<dense_layer, 1>,    // e.g. DeepSeek's first dense layer
-//       moe::cpu::layer_stack<moe_layer, 26>>;    // then the MoE layers
+//   using my_model = moe::cpu::model<moe::qwen3_moe<card>>;          // a family's description (moe/models/)
+//   auto m = moe::load_model<my_model>("/models/Qwen3-30B-A3B");     // or my_model(model_weights)
 //
 // token ids → embedding → every layer of every stack in order → final RMSNorm → LM head → logits.
-// V = vocab_size, D = model_width, T = new tokens of a call.
+// V = vocab_size, D = model_width, T = new tokens of a call. The layers are the CPU layers that execute each node
+// of the description (cpu/layer_for.hpp); the model is built from backend-free weights (layers/model_weights.hpp).
 //
-// State of a sequence (its caches) lives in a causal_lm::sequence, so one model serves many sequences;
+// State of a sequence (its caches) lives in a model::sequence, so one model serves many sequences;
 // forward() takes several sequences of different lengths at once and runs their feed-forward layers together.
+// Its executor is a moe::thread_pool, handed to each forward() call.
 //
 // Prompt sharing: share(std::move(prompt)) freezes a sequence; new_sequence(capacity, shared) then makes branches
 // whose caches read the prompt's positions in place (one copy of the prompt's KV cache for every branch; each
@@ -27,38 +28,49 @@
 #include "moe/config/model_config.hpp"
 #include "moe/cpu/attention/kv_cache.hpp"
 #include "moe/cpu/decoder_layer.hpp"
+#include "moe/cpu/layer_for.hpp"
 #include "moe/cpu/linear.hpp"
 #include "moe/cpu/rms_norm.hpp"
+#include "moe/error.hpp"
+#include "moe/layers/model_weights.hpp"
+#include "moe/model/description.hpp"
 #include "moe/runtime/thread_pool.hpp"
 #include "moe/tensor/matrix_view.hpp"
 
 namespace moe::cpu {
 
 // A token id outside [0, vocab_size) or a sequence longer than the model's context.
-class invalid_input : public std::out_of_range {
+class invalid_input : public error_with<std::out_of_range> {
    public:
-    using std::out_of_range::out_of_range;
+    using error_with::error_with;
+};
+
+template <class Description>
+class model {
+    static_assert(moe::model::description<Description>,
+                  "moe::cpu::model: give a whole-model description (moe::model::causal_lm<...>, or a family's type "
+                  "such as moe::qwen3_moe<card>)");
 };
 
 template <causal_lm_config Config, class... Stacks>
-class causal_lm {
-    static_assert(check_causal_lm_config<Config>::value);
-    static_assert(sizeof...(Stacks) >= 1, "causal_lm: give at least one layer_stack");
-    static_assert(((Stacks::layer_type::D == Config.model_width) && ...),
-                  "causal_lm: every layer's model_width must equal causal_lm_config::model_width");
+class model<moe::model::causal_lm<Config, Stacks...>> {
+    template <class Stack>
+    using cpu_layer = layer_for_t<typename Stack::layer>;  // the CPU layer of one stack's description
 
    public:
+    using description = moe::model::causal_lm<Config, Stacks...>;
+    using executor = thread_pool;  // what forward() runs on (decoding/language_model.hpp)
     static constexpr causal_lm_config config = Config;
     using storage = storage_t<Config.weights>;
     using vector = vector_storage_t<Config.weights>;
     static constexpr std::int64_t V = Config.vocab_size, D = Config.model_width;
-    static constexpr int layer_count = (Stacks::count + ...);
-    using layers_type = std::tuple<std::vector<typename Stacks::layer_type>...>;
+    static constexpr int layer_count = description::layer_count;
+    using layers_type = std::tuple<std::vector<cpu_layer<Stacks>>...>;
 
     // The caches of one sequence: one per layer, each holding up to `capacity` positions.
     class sequence {
        public:
-        using caches_type = std::tuple<std::vector<typename Stacks::layer_type::cache_type>...>;
+        using caches_type = std::tuple<std::vector<typename cpu_layer<Stacks>::cache_type>...>;
 
         std::int64_t size() const { return size_; }  // positions processed so far, shared ones included
         std::int64_t capacity() const { return capacity_; }
@@ -78,7 +90,7 @@ class causal_lm {
         const caches_type& caches() const { return caches_; }
 
        private:
-        friend class causal_lm;
+        friend class model;
         template <class Caches>
         static void clear_all(Caches& caches) {
             for (auto& c : caches) c.clear();
@@ -102,18 +114,17 @@ class causal_lm {
         matrix_view<float> logits;             // (T_s, V) every position, or (1, V) the last one only
     };
 
-    // embedding: (V, D); final_norm: (1, D); lm_head: (V, D), ignored (may be empty) when tied_embeddings.
-    // keep_alive owns whatever the views point into (a memory-mapped checkpoint, converted tensors).
-    causal_lm(matrix_view<const storage> embedding, layers_type layers, matrix_view<const vector> final_norm,
-              matrix_view<const storage> lm_head, float rms_norm_eps, std::int64_t max_positions,
-              std::shared_ptr<const void> keep_alive = {})
-        : embedding_(embedding), layers_(std::move(layers)), final_norm_(final_norm),
-          lm_head_(Config.tied_embeddings ? embedding : lm_head), eps_(rms_norm_eps), max_positions_(max_positions),
-          keep_alive_(std::move(keep_alive)) {
+    // weights.embedding: (V, D); final_norm: (1, D); lm_head: (V, D), ignored (may be empty) when tied_embeddings.
+    // The views must outlive the model unless weights.keep_alive owns what they point into. Throws
+    // moe::shape_error naming a mis-shaped tensor, a stack with the wrong number of layers.
+    explicit model(const model_weights<description>& weights)
+        : embedding_(weights.embedding), layers_(make_layers(weights.layers, std::index_sequence_for<Stacks...>{})),
+          final_norm_(weights.final_norm), lm_head_(Config.tied_embeddings ? weights.embedding : weights.lm_head),
+          eps_(weights.rms_norm_eps), max_positions_(weights.max_positions), keep_alive_(weights.keep_alive) {
         require_shape("causal_lm", "embed_tokens", embedding_, V, D);
         require_shape("causal_lm", "norm", final_norm_, 1, D);
         require_shape("causal_lm", "lm_head", lm_head_, V, D);
-        check_layer_counts(std::index_sequence_for<Stacks...>{});
+        if (max_positions_ < 1) throw shape_error("causal_lm: max_positions must be at least 1");
     }
 
     // A new, empty sequence able to hold `capacity` positions (at most the model's context).
@@ -174,8 +185,7 @@ class causal_lm {
             for (std::size_t i = 0; i < steps[s].tokens.size(); ++i) {
                 const storage* row = embedding_.row(steps[s].tokens[i]);
                 float* out = hidden_.row(start[s] + static_cast<std::int64_t>(i));
-                if constexpr (std::is_same_v<storage, q8_0_block>) dequantize_q8_0_row(row, D, out);
-                else for (std::int64_t d = 0; d < D; ++d) out[d] = to_float(row[d]);
+                weight_format_traits<Config.weights>::read_row(row, D, out);  // widened / dequantized to fp32
             }
         }
         run_stacks(start, steps, pool, std::index_sequence_for<Stacks...>{});
@@ -194,13 +204,8 @@ class causal_lm {
     }
 
     // Parameters of the whole model, and those one token reads: embedding row, layers' active parts, LM head.
-    static constexpr std::int64_t parameters() {
-        return V * D * (Config.tied_embeddings ? 1 : 2) + D + (std::int64_t{Stacks::count * Stacks::layer_type::parameters()} + ...);
-    }
-    static constexpr std::int64_t active_parameters() {
-        return V * D * (Config.tied_embeddings ? 1 : 2) + D +
-               (std::int64_t{Stacks::count * Stacks::layer_type::active_parameters()} + ...);
-    }
+    static constexpr std::int64_t parameters() { return description::parameters(); }
+    static constexpr std::int64_t active_parameters() { return description::active_parameters(); }
 
     std::int64_t max_positions() const { return max_positions_; }
     layers_type& layers() { return layers_; }
@@ -230,9 +235,20 @@ class causal_lm {
     }
 
     template <std::size_t... I>
-    void check_layer_counts(std::index_sequence<I...>) const {
-        const bool ok = ((std::get<I>(layers_).size() == static_cast<std::size_t>(Stacks::count)) && ...);
-        if (!ok) throw shape_error("causal_lm: a layer_stack was given a different number of layers than its type says");
+    static layers_type make_layers(const typename model_weights<description>::layers_type& weights,
+                                   std::index_sequence<I...>) {
+        using stacks = std::tuple<Stacks...>;
+        const bool counts_match =
+            ((std::get<I>(weights).size() == static_cast<std::size_t>(std::tuple_element_t<I, stacks>::count)) && ...);
+        if (!counts_match) {
+            throw shape_error("causal_lm: a model::stack was given a different number of layers than its type says");
+        }
+        layers_type layers;
+        ((void)[&] {
+            using node = typename std::tuple_element_t<I, stacks>::layer;
+            for (const auto& w : std::get<I>(weights)) std::get<I>(layers).push_back(layer_for<node>::make(w));
+        }(), ...);
+        return layers;
     }
 
     template <std::size_t... I>
@@ -245,7 +261,7 @@ class causal_lm {
     template <std::size_t... I>
     static void share_caches(sequence& s, const sequence& prompt, std::int64_t capacity, std::index_sequence<I...>) {
         ((void)[&] {
-            using cache_type = typename std::tuple_element_t<I, std::tuple<Stacks...>>::layer_type::cache_type;
+            using cache_type = typename cpu_layer<std::tuple_element_t<I, std::tuple<Stacks...>>>::cache_type;
             for (const auto& c : std::get<I>(prompt.caches_)) std::get<I>(s.caches_).push_back(cache_type::sharing(c, capacity));
         }(), ...);
     }
@@ -255,7 +271,7 @@ class causal_lm {
                     std::index_sequence<I...>) {
         ((void)[&] {
             auto& stack = std::get<I>(layers_);
-            using cache_type = typename std::tuple_element_t<I, std::tuple<Stacks...>>::layer_type::cache_type;
+            using cache_type = typename cpu_layer<std::tuple_element_t<I, std::tuple<Stacks...>>>::cache_type;
             std::vector<cache_type*> caches(steps.size());
             for (std::size_t l = 0; l < stack.size(); ++l) {
                 for (std::size_t s = 0; s < steps.size(); ++s) caches[s] = &std::get<I>(steps[s].state->caches_)[l];

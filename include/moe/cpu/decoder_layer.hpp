@@ -96,12 +96,4 @@ class decoder_layer {
     host_matrix<float> mixed_;   // (T, D) attention or feed-forward output
 };
 
-// `Count` consecutive layers of the same type (each with its own weights).
-template <class Layer, int Count>
-struct layer_stack {
-    static_assert(Count >= 1, "layer_stack: a stack needs at least one layer");
-    using layer_type = Layer;
-    static constexpr int count = Count;
-};
-
 }  // namespace moe::cpu

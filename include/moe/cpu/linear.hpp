@@ -1,20 +1,19 @@
-// moe/cpu/linear.hpp — y = x · Wᵀ (+ b), nn.Linear on the CPU with fp32/bf16/fp16 weights and fp32 accumulation.
+// moe/cpu/linear.hpp — y = x · Wᵀ (+ b), nn.Linear on the CPU for any weight format, fp32 accumulation.
 //
 // W uses the nn.Linear layout (out_features, in_features), so checkpoint tensors are used in place. The work is
-// split into fixed blocks of weight_rows_per_item rows of W (output columns); each block is multiplied by the
-// dot-product register tiles reading weights in their storage format for up to 4 tokens (x prepared once per call,
-// small_batch_tokens_of in swiglu_kernels.hpp), or, for more tokens, by the GEMM tiles over x packed once per call
-// (kernels/gemm_tiles.hpp and its bf16_compute / q8_0 counterparts). Blocks depend on the shapes only, so the result is bit-identical for any thread count.
+// split into fixed blocks of weight_rows_per_item rows of W (output columns), each multiplied by products.hpp's
+// kernels of W's format: the dot-product tiles over x prepared once per call for up to small_batch_tokens tokens,
+// the GEMM tiles over x packed once per call for more. linear() owns no memory, so x packed or prepared lives in
+// the calling thread's scratch (workspace.hpp, kind 3) and every block reads it. Blocks depend on the shapes only,
+// so the result is bit-identical for any thread count.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
-#include <vector>
 
 #include "moe/config/precision.hpp"
-#include "moe/cpu/eigen_maps.hpp"
-#include "moe/cpu/kernels/dot_tiles.hpp"
-#include "moe/cpu/swiglu_kernels.hpp"
+#include "moe/cpu/products.hpp"
+#include "moe/cpu/workspace.hpp"
 #include "moe/runtime/thread_pool.hpp"
 #include "moe/tensor/matrix_view.hpp"
 
@@ -55,14 +54,9 @@ void linear(matrix_view<const float> x, matrix_view<const Storage> weight,
     const std::int64_t out = weight.rows;
     const std::int64_t blocks = (out + weight_rows_per_item - 1) / weight_rows_per_item;
     if (uses_packed_gemm(x.rows)) {
-        // Prefill: pack x once (the calling thread's buffer, read by every block), then each block runs the GEMM
-        // tiles over it.
-        using packing = packed_activations<Storage>;
-        thread_local std::vector<typename packing::element> xt;  // (rows_for(in), np)
-        const auto packed_size = static_cast<std::size_t>(packing::rows_for(x.cols) * kernels::padded_tokens(x.rows));
-        if (xt.size() < packed_size) xt.resize(packed_size);
-        pack_activations<Storage>(x, xt.data());
-        const auto* packed = xt.data();
+        // Prefill: x packed once into this thread's call_tokens scratch, read by every block.
+        auto* packed = scratch<packed_element_t<Storage>>(scratch_slot::call_tokens, packed_size<Storage>(x.rows, x.cols));
+        pack_activations<Storage>(x, packed);
         pool.parallel_for(blocks, [&](std::int64_t item) {
             const std::int64_t first = item * weight_rows_per_item;
             const std::int64_t rows = std::min(weight_rows_per_item, out - first);
@@ -71,11 +65,10 @@ void linear(matrix_view<const float> x, matrix_view<const Storage> weight,
         });
         return;
     }
-    // Decode: x prepared once (rounded / quantized for the bf16_compute / q8_0 tiles), read by every block.
-    // (A lambda does not capture a thread_local: the workers must get this thread's object by reference.)
-    thread_local small_batch_tokens_of<Storage> prepared_here;
-    const small_batch_tokens_of<Storage>& prepared = prepared_here;
-    prepared_here.prepare(x);
+    // Decode: x prepared once (rounded / quantized for the bf16_compute / q8_0 tiles) in this thread's object,
+    // read by every block.
+    auto& prepared = scratch_object<small_batch_tokens_of<Storage>>();
+    prepared.prepare(x);
     pool.parallel_for(blocks, [&](std::int64_t item) {
         const std::int64_t first = item * weight_rows_per_item;
         linear_block<Storage>(prepared, weight, bias, first, std::min(weight_rows_per_item, out - first), y);

@@ -18,7 +18,7 @@
 
 #include "moe/config/validate.hpp"
 #include "moe/cpu/eigen_maps.hpp"
-#include "moe/cpu/swiglu_kernels.hpp"
+#include "moe/cpu/swiglu_runner.hpp"
 #include "moe/runtime/thread_pool.hpp"
 #include "moe/layers/moe_layer_weights.hpp"
 #include "moe/routing/route_token.hpp"
@@ -81,9 +81,10 @@ class moe_layer {
         }
     }
 
-    // Gathers each expert's tokens, then runs gate/up and down as fixed row-block work items. An expert with more
-    // than small_batch_tokens tokens runs the GEMM tiles over its tokens packed transposed (packed once per
-    // expert, before the blocks); one with fewer runs the dot-product tiles (bound by reading its weights).
+    // Gathers each expert's tokens, then runs every active expert's SwiGLU (swiglu_runner) with one parallel_for
+    // per phase over the (expert, row block) items of all of them, so experts run side by side. An expert with more
+    // than small_batch_tokens tokens runs the GEMM tiles over its tokens packed once; one with fewer runs the
+    // dot-product tiles (bound by reading its weights).
     void run_experts(matrix_view<const float> x, thread_pool& pool) {
         const std::int64_t rows = plan_.tokens * K;
         grouped_x_.resize(rows, D);
@@ -91,99 +92,33 @@ class moe_layer {
             const float* source = x.row(plan_.token_of_row[r]);
             std::copy(source, source + D, grouped_x_.row(r));
         }
-        grouped_activation_.resize(rows, F);  // (T·K, F)
-        grouped_y_.resize(rows, D);           // (T·K, D)
+        grouped_y_.resize(rows, D);  // (T·K, D)
 
         active_experts_.clear();
-        packed_offset_.assign(static_cast<std::size_t>(E) + 1, 0);
-        for (std::int32_t e = 0; e < E; ++e) {
-            const std::int64_t n = plan_.tokens_per_expert[e];
-            if (n > 0) active_experts_.push_back(e);
-            packed_offset_[e + 1] = packed_offset_[e] + (uses_packed_gemm(n) ? kernels::padded_tokens(n) : 0);
-        }
-        packed_x_.resize(static_cast<std::size_t>(packed_offset_[E] * packing::rows_for(D)));    // (·D, np) each
-        packed_act_.resize(static_cast<std::size_t>(packed_offset_[E] * packing::rows_for(F)));  // (·F, np) each
+        for (std::int32_t e = 0; e < E; ++e)
+            if (plan_.tokens_per_expert[e] > 0) active_experts_.push_back(e);
         const std::int64_t active = static_cast<std::int64_t>(active_experts_.size());
-        constexpr std::int64_t gate_up_blocks = (F + weight_rows_per_item - 1) / weight_rows_per_item;
-        constexpr std::int64_t down_blocks = (D + weight_rows_per_item - 1) / weight_rows_per_item;
+        constexpr std::int64_t gate_up_blocks = swiglu_runner<storage>::gate_up_item_count(F);
+        constexpr std::int64_t down_blocks = swiglu_runner<storage>::down_item_count(D);
+        auto runner = [&](std::int64_t item) -> swiglu_runner<storage>& { return experts_[active_experts_[item]]; };
 
-        // Each active expert's tokens once: packed for the GEMM tiles, or prepared for the dot-product tiles.
         pool.parallel_for(active, [&](std::int64_t item) {
             const std::int32_t e = active_experts_[item];
-            if (is_packed(e)) pack_activations<storage>(expert_rows(grouped_x_, e), packed_x(e));
-            else prepared_[e].prepare(expert_rows(grouped_x_, e));
+            experts_[e].start(expert_rows(grouped_x_, e), weights_.experts[e], expert_rows(grouped_y_, e));
         });
         pool.parallel_for(active * gate_up_blocks, [&](std::int64_t item) {
-            const std::int32_t e = active_experts_[item / gate_up_blocks];
-            const std::int64_t first = (item % gate_up_blocks) * weight_rows_per_item;
-            const std::int64_t count = std::min(weight_rows_per_item, F - first);
-            const auto& w = weights_.experts[e];
-            if (is_packed(e)) {
-                gate_up_block_packed<storage>(packed_x(e), plan_.tokens_per_expert[e], w.gate, w.up, first, count,
-                                              packed_act(e));
-            } else {
-                gate_up_block<storage>(prepared_[e], w.gate, w.up, first, count, expert_rows(grouped_activation_, e));
-            }
+            runner(item / gate_up_blocks).gate_up_item(item % gate_up_blocks);
         });
-        pool.parallel_for(active, [&](std::int64_t item) {
-            const std::int32_t e = active_experts_[item];
-            if (!is_packed(e)) prepared_[e].prepare(expert_rows(grouped_activation_, e));
-        });
+        pool.parallel_for(active, [&](std::int64_t item) { runner(item).finish_gate_up(); });
         pool.parallel_for(active * down_blocks, [&](std::int64_t item) {
-            const std::int32_t e = active_experts_[item / down_blocks];
-            const std::int64_t first = (item % down_blocks) * weight_rows_per_item;
-            const std::int64_t count = std::min(weight_rows_per_item, D - first);
-            if (is_packed(e)) {
-                down_block_packed<storage>(packed_act(e), plan_.tokens_per_expert[e], weights_.experts[e].down, first,
-                                           count, expert_rows(grouped_y_, e));
-            } else {
-                down_block<storage>(prepared_[e], weights_.experts[e].down, first, count, expert_rows(grouped_y_, e));
-            }
+            runner(item / down_blocks).down_item(item % down_blocks);
         });
     }
 
-    using packing = packed_activations<storage>;
-    using packed_element = typename packing::element;
-    bool is_packed(std::int32_t e) const { return packed_offset_[e + 1] > packed_offset_[e]; }
-    packed_element* packed_x(std::int32_t e) { return packed_x_.data() + packed_offset_[e] * packing::rows_for(D); }
-    packed_element* packed_act(std::int32_t e) { return packed_act_.data() + packed_offset_[e] * packing::rows_for(F); }
-
     // The shared FFN over all tokens, same kernels, no gather.
     void run_shared_expert(matrix_view<const float> x, thread_pool& pool) {
-        const std::int64_t T = x.rows;
-        shared_y_.resize(T, D);  // (T, D)
-        constexpr std::int64_t gate_up_blocks = (S + weight_rows_per_item - 1) / weight_rows_per_item;
-        constexpr std::int64_t down_blocks = (D + weight_rows_per_item - 1) / weight_rows_per_item;
-        if (uses_packed_gemm(T)) {
-            const std::int64_t np = kernels::padded_tokens(T);
-            shared_packed_x_.resize(static_cast<std::size_t>(packing::rows_for(D) * np));    // (·D, np)
-            shared_packed_act_.resize(static_cast<std::size_t>(packing::rows_for(S) * np));  // (·S, np)
-            pack_activations<storage>(x, shared_packed_x_.data());
-            pool.parallel_for(gate_up_blocks, [&](std::int64_t item) {
-                const std::int64_t first = item * weight_rows_per_item;
-                gate_up_block_packed<storage>(shared_packed_x_.data(), T, weights_.shared.gate, weights_.shared.up, first,
-                                              std::min(weight_rows_per_item, S - first), shared_packed_act_.data());
-            });
-            pool.parallel_for(down_blocks, [&](std::int64_t item) {
-                const std::int64_t first = item * weight_rows_per_item;
-                down_block_packed<storage>(shared_packed_act_.data(), T, weights_.shared.down, first,
-                                           std::min(weight_rows_per_item, D - first), shared_y_.view());
-            });
-            return;
-        }
-        shared_activation_.resize(T, S);  // (T, S)
-        shared_prepared_.prepare(x);
-        pool.parallel_for(gate_up_blocks, [&](std::int64_t item) {
-            const std::int64_t first = item * weight_rows_per_item;
-            gate_up_block<storage>(shared_prepared_, weights_.shared.gate, weights_.shared.up, first,
-                                   std::min(weight_rows_per_item, S - first), shared_activation_.view());
-        });
-        shared_prepared_.prepare(shared_activation_.view());
-        pool.parallel_for(down_blocks, [&](std::int64_t item) {
-            const std::int64_t first = item * weight_rows_per_item;
-            down_block<storage>(shared_prepared_, weights_.shared.down, first,
-                                std::min(weight_rows_per_item, D - first), shared_y_.view());
-        });
+        shared_y_.resize(x.rows, D);  // (T, D)
+        shared_.run(x, weights_.shared, shared_y_.view(), pool);
     }
 
     // y[t] = Σ_j w[t, j] · expert_out[t, j]  (slot order)  + gate(x[t]) · shared_out[t]
@@ -204,7 +139,7 @@ class moe_layer {
                     float gate = 1.0f;
                     if constexpr (Config.shared_expert_gate) {
                         float dot = 0.0f;
-                        for (std::int64_t d = 0; d < D; ++d) dot += weights_.shared_gate.data[d] * x(t, d);
+                        for (std::int64_t d = 0; d < D; ++d) dot += weights_.shared_expert_gate.data[d] * x(t, d);
                         gate = 1.0f / (1.0f + std::exp(-dot));
                     }
                     const float* shared_out = shared_y_.row(t);
@@ -226,17 +161,10 @@ class moe_layer {
     std::vector<std::int32_t> active_experts_;
     host_matrix<float> logits_;              // (T, E)
     host_matrix<float> grouped_x_;           // (T·K, D)
-    host_matrix<float> grouped_activation_;  // (T·K, F)
     host_matrix<float> grouped_y_;           // (T·K, D)
-    host_matrix<float> shared_activation_;   // (T, S)
     host_matrix<float> shared_y_;            // (T, D)
-    std::vector<std::int64_t> packed_offset_;  // (E + 1) first packed token column of each expert (0 width: not packed)
-    std::vector<packed_element> packed_x_;          // per packed expert e: its tokens, packed (rows_for(D), np_e)
-    std::vector<packed_element> packed_act_;        // per packed expert e: its activations, (rows_for(F), np_e)
-    std::array<small_batch_tokens_of<storage>, E> prepared_;  // decode: expert e's tokens, then its activations
-    small_batch_tokens_of<storage> shared_prepared_;           // decode: x, then the shared activations
-    std::vector<packed_element> shared_packed_x_;   // prefill: all tokens packed, (rows_for(D), np)
-    std::vector<packed_element> shared_packed_act_; // prefill: shared activations packed, (rows_for(S), np)
+    std::array<swiglu_runner<storage>, E> experts_;  // expert e's FFN over its grouped tokens
+    swiglu_runner<storage> shared_;                  // the shared FFN over all tokens
 };
 
 }  // namespace moe::cpu

@@ -1,6 +1,6 @@
 // moe/cpu/rotary.hpp — rotary position embeddings (RoPE) as transformers computes them.
 //
-// Frequencies follow transformers/modeling_rope_utils.py step by step in fp32 (so tables match to the last bit or
+// Frequencies follow transformers' modeling_rope_utils step by step in fp32 (so tables match to the last bit or
 // two): "default" (Llama, Mixtral, Qwen, OLMoE, DeepSeek-V2-Lite without scaling) and "yarn" (DeepSeek-V2/V3).
 //   angle(p, i) = float(p) · inv_freq[i],   cos/sin tables = cos/sin(angle) · attention_factor
 // Two ways to pair the rotated dimensions of a head of width `dim`:

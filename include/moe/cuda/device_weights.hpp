@@ -4,7 +4,7 @@
 // matrices, wherever they live on the host (per-expert checkpoint tensors or a fused (E, 2F, D) tensor), are packed
 // into one array per kind so a grouped GEMM finds expert e at e · rows · cols:
 //   router (E, D) fp32 · selection_bias (E) · gate (E, F, D) · up (E, F, D) · down (E, D, F)
-//   shared_gate_proj (S, D) · shared_up (S, D) · shared_down (D, S) · shared_gate (D) fp32
+//   shared_gate_proj (S, D) · shared_up (S, D) · shared_down (D, S) · shared_expert_gate (D) fp32
 #pragma once
 
 #include <cuda_runtime.h>
@@ -33,7 +33,7 @@ struct device_moe_layer_weights {
     device_buffer<value_type> shared_gate_proj;  // (S, D) or empty
     device_buffer<value_type> shared_up;         // (S, D) or empty
     device_buffer<value_type> shared_down;       // (D, S) or empty
-    device_buffer<float> shared_gate;            // (D) or empty
+    device_buffer<float> shared_expert_gate;     // (D) or empty
 
     device_moe_layer_weights() = default;
 
@@ -60,8 +60,8 @@ struct device_moe_layer_weights {
             copy(shared_down.data(), w.shared.down);
         }
         if constexpr (C.shared_expert_gate) {
-            shared_gate = device_buffer<float>(D);
-            copy(shared_gate.data(), w.shared_gate);
+            shared_expert_gate = device_buffer<float>(D);
+            copy(shared_expert_gate.data(), w.shared_expert_gate);
         }
     }
 

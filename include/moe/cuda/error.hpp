@@ -1,7 +1,7 @@
 // moe/cuda/error.hpp — every CUDA runtime call is checked; a failure throws moe::cuda::cuda_error.
 //
 //   MOE_CUDA_CHECK(cudaMemcpyAsync(...));
-//   → throws cuda_error("cudaMemcpyAsync(...) failed at file.hpp:42: invalid argument (cudaErrorInvalidValue)")
+//   → throws cuda_error("cudaMemcpyAsync(...) failed at moe_layer.hpp:42: invalid argument (cudaErrorInvalidValue)")
 //
 // Also: cuda::launch_error for configurations refused on the host before any launch (can_implement), and
 // MOE_CUDA_CHECK_LAUNCH() after each <<<>>> to report a bad launch configuration at its source line.
@@ -12,14 +12,16 @@
 #include <stdexcept>
 #include <string>
 
+#include "moe/error.hpp"
+
 namespace moe::cuda {
 
 // A CUDA runtime call returned an error. code() is the cudaError_t.
-class cuda_error : public std::runtime_error {
+class cuda_error : public error_with<std::runtime_error> {
    public:
     cuda_error(cudaError_t code, const char* call, const char* file, int line)
-        : std::runtime_error(std::string(call) + " failed at " + file + ":" + std::to_string(line) + ": " +
-                             cudaGetErrorString(code) + " (" + cudaGetErrorName(code) + ")"),
+        : error_with(std::string(call) + " failed at " + file + ":" + std::to_string(line) + ": " +
+                     cudaGetErrorString(code) + " (" + cudaGetErrorName(code) + ")"),
           code_(code) {}
     cudaError_t code() const { return code_; }
 
@@ -28,9 +30,9 @@ class cuda_error : public std::runtime_error {
 };
 
 // A launch the backend refuses before launching: workspace too small, misaligned pointer, unsupported shape.
-class launch_error : public std::invalid_argument {
+class launch_error : public error_with<std::invalid_argument> {
    public:
-    using std::invalid_argument::invalid_argument;
+    using error_with::error_with;
 };
 
 namespace detail {

@@ -9,13 +9,14 @@
 // forward() enqueues, in order on `stream` (T tokens, P = T·K pairs, D, F, E, K, S as in moe::cpu::moe_layer):
 //   1 router logits     (T, E)   fp32 SIMT GEMM  x · W_routerᵀ
 //   2 route_tokens      (T, K)   ids + weights, the route_token semantics (router.hpp)
-//   3 group_by_expert   (P)      CUB stable radix sort by expert, offsets, tile schedule (permute.hpp)
+//   3 group_by_expert   (P)      CUB stable radix sort by expert, expert_offset, tile schedule (permute.hpp)
 //   4 gather            (P, D)   tokens in expert order, converted to the weight type
 //   5 gate/up + SwiGLU  (P, F)   grouped GEMM, one launch over all experts (tensor cores for bf16 / fp16)
 //   6 down              (P, D)   grouped GEMM, fp32 out
 //   7 shared expert     (T, D)   the same two GEMMs as one dense group (when S > 0)
 //   8 combine           (T, D)   one block per token, slots in order, + (gated) shared expert — no atomics
-// x and y are device pointers to (T, D) fp32, 16-byte aligned, not overlapping.
+// x and y are device pointers to (T, D) fp32, 16-byte aligned, not overlapping. Routing arrays carry
+// moe::routing_plan's names (expert_offset, grouped_row; permute.hpp lists the mapping).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -44,8 +45,8 @@ struct moe_routing_result {
     std::vector<float> logits;               // (T, E)
     std::vector<std::int32_t> expert_ids;    // (T, K)
     std::vector<float> weights;              // (T, K)
-    std::vector<std::int32_t> row_of_pair;   // (T, K) grouped row of each (token, slot), as routing_plan::grouped_row
-    std::vector<std::int32_t> offsets;       // (E + 1)
+    std::vector<std::int32_t> grouped_row;    // (T, K) grouped row of each (token, slot), as routing_plan::grouped_row
+    std::vector<std::int32_t> expert_offset;  // (E + 1) first grouped row of each expert, as routing_plan::expert_offset
 };
 
 template <moe_layer_config Config>
@@ -71,7 +72,7 @@ class moe_layer {
                   "moe::cuda::moe_layer: weight_format::bf16_compute (bf16 x bf16 products) is CPU-only; use "
                   "weight_format::bf16 on CUDA (bf16 weights, fp32 activations)");
     static_assert(E <= 4096, "moe::cuda::moe_layer: at most 4096 experts (the router keeps a token's scores in "
-                             "shared memory)");
+                             "shared memory; kernels/router.hpp)");
 
     // Uploads the weights (synchronously). Throws moe::shape_error for a missing or mis-shaped tensor.
     explicit moe_layer(const moe_layer_weights<Config>& weights, router_runtime runtime = {})
@@ -130,10 +131,10 @@ class moe_layer {
         MOE_CUDA_CHECK(cudaMemcpyAsync(tokens_per_expert_.data(), b.perm.tokens_per_expert, sizeof(int) * E,
                                        cudaMemcpyDeviceToDevice, stream));
         // 4. Gather tokens into expert order.
-        kernels::gather_rows<value_type><<<P, 256, 0, stream>>>(x, b.perm.pair_of_row, K, D, b.grouped_x, b.row_of_pair);
+        kernels::gather_rows<value_type><<<P, 256, 0, stream>>>(x, b.perm.pair_of_row, K, D, b.grouped_x, b.grouped_row);
         MOE_CUDA_CHECK_LAUNCH();
         // 5–6. Experts.
-        const grouped_rows by_expert{.offsets = b.perm.offsets, .tile_offsets = b.perm.tile_offsets, .groups = E,
+        const grouped_rows by_expert{.offsets = b.perm.expert_offset, .tile_offsets = b.perm.tile_offsets, .groups = E,
                                      .rows = P, .max_tiles = max_m_tiles(P, E)};
         grouped_gemm<gemm_epilogue::swiglu, value_type>(b.grouped_x, w.gate.data(), w.up.data(), by_expert, F, D,
                                                         b.activation, nullptr, stream);
@@ -154,9 +155,9 @@ class moe_layer {
                                                            dense_tokens, D, S, nullptr, b.shared_y, stream);
         }
         // 8. Combine.
-        kernels::combine<<<T, combine_threads, 0, stream>>>(x, b.weights, b.row_of_pair, b.expert_y, b.shared_y,
-                                                            Config.shared_expert_gate ? w.shared_gate.data() : nullptr,
-                                                            K, D, y);
+        const float* shared_expert_gate = Config.shared_expert_gate ? w.shared_expert_gate.data() : nullptr;
+        kernels::combine<><<<T, combine_threads, 0, stream>>>(x, b.weights, b.grouped_row, b.expert_y, b.shared_y,
+                                                              shared_expert_gate, K, D, y);
         MOE_CUDA_CHECK_LAUNCH();
     }
 
@@ -190,13 +191,14 @@ class moe_layer {
         r.logits.resize(static_cast<std::size_t>(last_tokens_) * E);
         r.expert_ids.resize(pairs);
         r.weights.resize(pairs);
-        r.row_of_pair.resize(pairs);
-        r.offsets.resize(E + 1);
+        r.grouped_row.resize(pairs);
+        r.expert_offset.resize(E + 1);
         MOE_CUDA_CHECK(cudaMemcpyAsync(r.logits.data(), b.logits, r.logits.size() * 4, cudaMemcpyDeviceToHost, stream));
         MOE_CUDA_CHECK(cudaMemcpyAsync(r.expert_ids.data(), b.expert_ids, pairs * 4, cudaMemcpyDeviceToHost, stream));
         MOE_CUDA_CHECK(cudaMemcpyAsync(r.weights.data(), b.weights, pairs * 4, cudaMemcpyDeviceToHost, stream));
-        MOE_CUDA_CHECK(cudaMemcpyAsync(r.row_of_pair.data(), b.row_of_pair, pairs * 4, cudaMemcpyDeviceToHost, stream));
-        MOE_CUDA_CHECK(cudaMemcpyAsync(r.offsets.data(), b.perm.offsets, (E + 1) * 4, cudaMemcpyDeviceToHost, stream));
+        MOE_CUDA_CHECK(cudaMemcpyAsync(r.grouped_row.data(), b.grouped_row, pairs * 4, cudaMemcpyDeviceToHost, stream));
+        MOE_CUDA_CHECK(
+            cudaMemcpyAsync(r.expert_offset.data(), b.perm.expert_offset, (E + 1) * 4, cudaMemcpyDeviceToHost, stream));
         MOE_CUDA_CHECK(cudaStreamSynchronize(stream));
         return r;
     }
@@ -209,7 +211,7 @@ class moe_layer {
         float* logits;          // (T, E)
         int* expert_ids;        // (T, K)
         float* weights;         // (T, K)
-        int* row_of_pair;       // (T, K)
+        int* grouped_row;       // (T, K)
         permutation perm;       // (P), (E + 1), sort storage
         value_type* grouped_x;  // (P, D)
         value_type* activation; // (P, F)
@@ -226,11 +228,11 @@ class moe_layer {
         b.logits = layout.take<float>(T * E);
         b.expert_ids = layout.take<int>(P);
         b.weights = layout.take<float>(P);
-        b.row_of_pair = layout.take<int>(P);
+        b.grouped_row = layout.take<int>(P);
         b.perm.pair_index = layout.take<int>(P);
         b.perm.sorted_experts = layout.take<int>(P);
         b.perm.pair_of_row = layout.take<int>(P);
-        b.perm.offsets = layout.take<int>(E + 1);
+        b.perm.expert_offset = layout.take<int>(E + 1);
         b.perm.tokens_per_expert = layout.take<int>(E);
         b.perm.tile_offsets = layout.take<int>(E + 1);
         b.perm.sort_storage_bytes = tokens > 0 ? permutation_sort_bytes(static_cast<int>(P), E) : 0;

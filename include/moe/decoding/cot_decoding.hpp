@@ -72,7 +72,7 @@ inline double answer_confidence(const branch_result& b, const extracted_answer& 
 
 template <language_model Model>
 cot_result cot_decoding(Model& model, const text::tokenizer& tok, std::span<const std::int32_t> prompt,
-                        const cot_options& options, cpu::thread_pool& pool, const stream_callback& on_text = {}) {
+                        const cot_options& options, executor_of<Model>& pool, const stream_callback& on_text = {}) {
     const std::int64_t V = model.vocab_size();
     const int k = static_cast<int>(std::min<std::int64_t>(std::max(options.k, 1), V));
     generation_options g;

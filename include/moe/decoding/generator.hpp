@@ -34,7 +34,6 @@
 #include <string_view>
 #include <vector>
 
-#include "moe/runtime/thread_pool.hpp"
 #include "moe/decoding/language_model.hpp"
 #include "moe/decoding/loop_detection.hpp"
 #include "moe/decoding/rng.hpp"
@@ -45,7 +44,7 @@
 
 namespace moe::decoding {
 
-// Thinking-block handling (see /DECODING.md: hard cap, s1 minimum).
+// Thinking-block handling (see docs/decoding.md, Reasoning: hard cap, s1 minimum).
 struct reasoning_options {
     bool starts_in_thinking = false;  // the prompt already opened <think> (DeepSeek-R1's template, Qwen3 prompts)
     std::string open_delimiter = "<think>";
@@ -327,7 +326,7 @@ class engine {
 template <language_model Model>
 generation_result run_branches(Model& model, const text::tokenizer& tok, std::span<const std::int32_t> prompt,
                                const generation_options& options, std::span<const std::int32_t> first_tokens,
-                               cpu::thread_pool& pool, const stream_callback& on_text,
+                               executor_of<Model>& pool, const stream_callback& on_text,
                                std::vector<float>* prompt_logits_out = nullptr) {
     if (prompt.empty()) throw std::invalid_argument("generate: the prompt needs at least one token");
     if (options.branches < 1) throw std::invalid_argument("generate: branches must be at least 1");
@@ -387,7 +386,7 @@ generation_result run_branches(Model& model, const text::tokenizer& tok, std::sp
 // Generates options.branches continuations of `prompt` (token ids) together; streams text through `on_text`.
 template <language_model Model>
 generation_result generate(Model& model, const text::tokenizer& tok, std::span<const std::int32_t> prompt,
-                           const generation_options& options, cpu::thread_pool& pool,
+                           const generation_options& options, executor_of<Model>& pool,
                            const stream_callback& on_text = {}) {
     return detail::run_branches(model, tok, prompt, options, {}, pool, on_text);
 }

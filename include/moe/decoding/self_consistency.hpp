@@ -55,7 +55,7 @@ inline std::vector<vote_count> count_votes(const std::vector<std::optional<extra
 template <language_model Model>
 self_consistency_result self_consistency(Model& model, const text::tokenizer& tok,
                                          std::span<const std::int32_t> prompt, const self_consistency_options& options,
-                                         cpu::thread_pool& pool, const stream_callback& on_text = {}) {
+                                         executor_of<Model>& pool, const stream_callback& on_text = {}) {
     self_consistency_result r;
     r.generation = generate(model, tok, prompt, options.generation, pool, on_text);
     for (const branch_result& b : r.generation.branches) r.path_answers.push_back(extract_answer(b.answer, options.answer));

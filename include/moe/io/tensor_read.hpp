@@ -7,7 +7,8 @@
 // copied rather than read through a misaligned pointer (undefined behaviour).
 //
 // Matrices are row-major; a 1-D tensor of n elements reads as a (1, n) matrix, a scalar as (1, 1).
-// T = q8_0_block quantizes any floating tensor along its last dimension (a multiple of 32) into owned memory.
+// T = the storage of a format with no file dtype (q8_0_block) quantizes any floating tensor along its last
+// dimension (a multiple of the format's block width) into owned memory, with the format's quantize_row.
 #pragma once
 
 #include <algorithm>
@@ -28,8 +29,8 @@
 #include "moe/io/dtype.hpp"
 #include "moe/io/mapped_file.hpp"
 #include "moe/io/tensor_info.hpp"
+#include "moe/precision/formats.hpp"
 #include "moe/precision/half_types.hpp"
-#include "moe/precision/q8_0.hpp"
 #include "moe/tensor/matrix_view.hpp"
 
 namespace moe::io {
@@ -68,6 +69,17 @@ inline float element_to_float(dtype type, const std::byte* source) {
         case dtype::f64: return static_cast<float>(load_unaligned<double>(source));
         default: return 0.0f;  // unreachable: callers accept floating dtypes only
     }
+}
+
+// count stored elements from `source` → out: (count) floats; BF16, the usual checkpoint dtype, without a
+// per-element dtype switch.
+inline void elements_to_float(dtype type, const std::byte* source, std::int64_t count, float* out) {
+    if (type == dtype::bf16) {
+        for (std::int64_t c = 0; c < count; ++c) out[c] = bfloat16::to_float(load_unaligned<std::uint16_t>(source + 2 * c));
+        return;
+    }
+    const std::size_t stride = size_of(type);
+    for (std::int64_t c = 0; c < count; ++c) out[c] = element_to_float(type, source + c * stride);
 }
 
 }  // namespace detail
@@ -114,7 +126,7 @@ void copy_into(const tensor_ref& ref, std::span<T> out /* (numel) */) {
 
 // A tensor of T, either borrowed from the file mapping (in_place()) or owned after conversion.
 // Copyable and movable; a borrowed one is valid only while its file is open. The shape counts weights; for
-// q8_0_block storage the data holds numel / 32 blocks.
+// block storage (q8_0_block) the data holds numel / block width elements.
 template <class T>
 class loaded_tensor {
    public:
@@ -175,36 +187,35 @@ class loaded_tensor {
     std::string file_;
 };
 
-// Any floating-point tensor quantized to Q8_0 blocks along its last dimension (quantize_q8_0_row, exactly as
+// Any floating-point tensor quantized along its last dimension into T, the storage of a block-quantized format
+// (q8_0_block): storage_traits<T>::quantize_row per row, exactly as the format's quantizer (for q8_0 what
 // gguf-py/llama-quantize do). Throws naming the tensor when it is not floating or its last dimension is not a
-// multiple of 32.
-inline loaded_tensor<q8_0_block> load_tensor_q8_0(const tensor_ref& ref) {
+// multiple of the block width.
+template <class T>
+    requires is_weight_storage_v<T>
+loaded_tensor<T> load_tensor_quantized(const tensor_ref& ref) {
+    using traits = storage_traits<T>;
     if (!is_floating(ref.dtype())) {
         throw detail::ref_error(ref, "is " + std::string(name_of(ref.dtype())) +
                                          ", expected a floating-point tensor (F32, F16, BF16 or F64) to quantize");
     }
     const auto& shape = ref.shape();
     const std::int64_t cols = shape.empty() ? 1 : shape.back();
-    if (cols % q8_0_block_size != 0) {
-        throw detail::ref_error(ref, "has shape " + shape_string(shape) + ": Q8_0 needs a last dimension that is a "
-                                     "multiple of 32");
+    if (cols % traits::block_width != 0) {
+        throw detail::ref_error(ref, "has shape " + shape_string(shape) + ": " + std::string(traits::name) +
+                                         " needs a last dimension that is a multiple of " +
+                                         std::to_string(traits::block_width));
     }
     const std::int64_t rows = cols == 0 ? 0 : ref.numel() / cols;
-    loaded_tensor<q8_0_block>::owned_values blocks(static_cast<std::size_t>(ref.numel() / q8_0_block_size));
+    typename loaded_tensor<T>::owned_values blocks(static_cast<std::size_t>(ref.numel() / traits::block_width));
     const std::size_t stride = size_of(ref.dtype());
     // Rows are independent: large tensors are quantized on all cores (the result does not depend on the split).
     auto quantize_rows = [&](std::int64_t first, std::int64_t last) {
-        std::vector<float> row(static_cast<std::size_t>(cols));
+        std::vector<float> row(static_cast<std::size_t>(cols));  // (cols) one row widened to fp32
         for (std::int64_t r = first; r < last; ++r) {
-            const std::byte* source = ref.bytes.data() + static_cast<std::size_t>(r * cols) * stride;
-            if (ref.dtype() == dtype::bf16) {
-                for (std::int64_t c = 0; c < cols; ++c)
-                    row[std::size_t(c)] = bfloat16::to_float(detail::load_unaligned<std::uint16_t>(source + 2 * c));
-            } else {
-                for (std::int64_t c = 0; c < cols; ++c)
-                    row[std::size_t(c)] = detail::element_to_float(ref.dtype(), source + c * stride);
-            }
-            quantize_q8_0_row(row.data(), cols, blocks.data() + r * (cols / q8_0_block_size));
+            detail::elements_to_float(ref.dtype(), ref.bytes.data() + static_cast<std::size_t>(r * cols) * stride, cols,
+                                      row.data());
+            traits::quantize_row(row.data(), cols, blocks.data() + r * (cols / traits::block_width));
         }
     };
     const std::int64_t workers = ref.numel() < (std::int64_t{1} << 20)
@@ -219,12 +230,12 @@ inline loaded_tensor<q8_0_block> load_tensor_q8_0(const tensor_ref& ref) {
 }
 
 // Any floating-point tensor as T: in place when can_view_in_place<T>(ref), else converted (see copy_into);
-// quantized for T = q8_0_block.
+// quantized (load_tensor_quantized) when T has no file dtype of its own (q8_0_block).
 template <class T>
-    requires is_weight_type_v<T> || std::is_same_v<T, q8_0_block>
+    requires is_weight_type_v<T> || is_weight_storage_v<T>
 loaded_tensor<T> load_tensor(const tensor_ref& ref) {
-    if constexpr (std::is_same_v<T, q8_0_block>) {
-        return load_tensor_q8_0(ref);
+    if constexpr (!is_weight_type_v<T>) {
+        return load_tensor_quantized<T>(ref);
     } else {
         if (can_view_in_place<T>(ref)) {
             // The mapping is read-only memory with no C++ objects in it; reading it as T is the usual mmap idiom.
@@ -288,7 +299,7 @@ host_matrix<T> copy_matrix(const tensor_ref& ref) {
 
 // Checks the shape is (rows, cols) (or (cols) when rows == 1), then loads in place or converted; use .matrix().
 template <class T>
-    requires is_weight_type_v<T> || std::is_same_v<T, q8_0_block>
+    requires is_weight_type_v<T> || is_weight_storage_v<T>
 loaded_tensor<T> load_matrix(const tensor_ref& ref, std::int64_t rows, std::int64_t cols) {
     expect_matrix_shape(ref, rows, cols);
     return load_tensor<T>(ref);

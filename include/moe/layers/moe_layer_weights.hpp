@@ -34,7 +34,9 @@ struct moe_layer_weights {
     matrix_view<const float> selection_bias;  // (1, E)  only when C.router.selection_bias
     std::array<swiglu_weights<storage>, C.experts> experts;
     swiglu_weights<storage> shared;        // (S, D), (S, D), (D, S)  only when C.shared_experts > 0
-    matrix_view<const float> shared_gate;  // (1, D)  only when C.shared_expert_gate
+    // (1, D) only when C.shared_expert_gate: the shared expert's output is scaled by sigmoid(shared_expert_gate · x)
+    // (Qwen2-MoE's shared_expert_gate; not shared.gate, the shared expert's gate_proj).
+    matrix_view<const float> shared_expert_gate;
 
     // Throws moe::shape_error naming the first tensor that is missing or mis-shaped.
     void validate(std::string_view owner = "moe_layer") const {
@@ -52,7 +54,7 @@ struct moe_layer_weights {
             require_shape(owner, "shared.up", shared.up, S, D);
             require_shape(owner, "shared.down", shared.down, D, S);
         }
-        if constexpr (C.shared_expert_gate) require_shape(owner, "shared_gate", shared_gate, 1, D);
+        if constexpr (C.shared_expert_gate) require_shape(owner, "shared_expert_gate", shared_expert_gate, 1, D);
     }
 };
 
@@ -69,7 +71,7 @@ struct owned_moe_layer_weights {
     host_matrix<storage> down{E * D, F};         // (E, D, F)
     host_matrix<storage> shared_gate_up{2 * S, D};
     host_matrix<storage> shared_down{S > 0 ? D : 0, S};
-    host_matrix<float> shared_gate{1, C.shared_expert_gate ? D : 0};
+    host_matrix<float> shared_expert_gate{1, C.shared_expert_gate ? D : 0};
 
     moe_layer_weights<C> view() const {
         moe_layer_weights<C> w;
@@ -85,7 +87,7 @@ struct owned_moe_layer_weights {
             w.shared.up = {shared_gate_up.row(S), S, D};
             w.shared.down = shared_down.view();
         }
-        if constexpr (C.shared_expert_gate) w.shared_gate = shared_gate.view();
+        if constexpr (C.shared_expert_gate) w.shared_expert_gate = shared_expert_gate.view();
         return w;
     }
 
@@ -105,7 +107,7 @@ struct owned_moe_layer_weights {
             fill_linear(w.shared_gate_up, rng);
             fill_linear(w.shared_down, rng);
         }
-        if constexpr (C.shared_expert_gate) fill_linear(w.shared_gate, rng);
+        if constexpr (C.shared_expert_gate) fill_linear(w.shared_expert_gate, rng);
         return w;
     }
 };

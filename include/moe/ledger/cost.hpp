@@ -1,12 +1,14 @@
 // moe/ledger/cost.hpp — what one forward call of a model type costs: FLOPs and bytes moved, for the MoE model and
 // for a dense model with the same total parameters. Derived from the type alone (docs/reasoning.md has the formulas).
 //
-//   const auto cost = moe::ledger::cost_of<moe::cpu::qwen3_moe<moe::tiny_reasoner>>();
+//   const auto cost = moe::ledger::cost_of<moe::qwen3_moe<moe::tiny_reasoner>>();   // a description
+//   const auto same = moe::ledger::cost_of<moe::cpu::tiny_reasoner>();                // or a backend's model type
 //   const auto c = cost.forward(/*tokens=*/1, /*context=*/57);   // one decoding step after 57 positions
 //
 // Conventions: a multiply-add is 2 FLOPs; norms, RoPE, softmax and activations are not counted (O(D) per token
 // against O(D²) for the matmuls); weights are read from memory once per forward call (no reuse across calls, as in
 // batch-1 decoding where they do not fit in cache); the KV cache is fp32 (as moe::cpu keeps it).
+// Reads only the model description (moe/model/description.hpp): no backend is included.
 #pragma once
 
 #include <algorithm>
@@ -16,9 +18,9 @@
 
 #include "moe/config/attention_config.hpp"
 #include "moe/config/parameter_count.hpp"
-#include "moe/cpu/causal_lm.hpp"
-#include "moe/cpu/decoder_layer.hpp"
-#include "moe/cpu/dense_mlp.hpp"
+#include "moe/config/dense_mlp_config.hpp"
+#include "moe/config/moe_layer_config.hpp"
+#include "moe/model/description.hpp"
 
 namespace moe::ledger {
 
@@ -162,18 +164,18 @@ inline layer_cost ffn_cost(const dense_mlp_config& f) {
     return c;
 }
 
-template <class Model>
+template <class Description>
 struct model_traits;
 
 template <causal_lm_config L, class... Stacks>
-struct model_traits<cpu::causal_lm<L, Stacks...>> {
+struct model_traits<model::causal_lm<L, Stacks...>> {
     template <class Stack>
     static void add_stack(model_cost& m) {
-        using layer = typename Stack::layer_type;
-        const auto a = attention_cost(layer::attention_type::config);
-        const auto f = ffn_cost(layer::feed_forward_type::config);
+        using layer = typename Stack::layer;
+        const auto a = attention_cost(layer::attention::config);
+        const auto f = ffn_cost(layer::feed_forward::config);
         const std::int64_t n = Stack::count, norms = 2 * m.model_width;
-        const auto norm_bytes = std::int64_t(double(norms) * bytes_per_vector_element(layer::attention_type::config.weights));
+        const auto norm_bytes = std::int64_t(double(norms) * bytes_per_vector_element(layer::attention::config.weights));
         m.layers += n;
         m.parameters_total += n * (a.parameters + f.parameters + norms);
         m.parameters_active += n * (a.active + f.active + norms);
@@ -209,10 +211,11 @@ struct model_traits<cpu::causal_lm<L, Stacks...>> {
 
 }  // namespace detail
 
-// The cost constants of a moe::cpu::causal_lm type (every family in moe/models/families.hpp is one).
+// The cost constants of a model: a description (every family in moe/models/families.hpp makes one) or a backend's
+// model type (its ::description is priced).
 template <class Model>
 model_cost cost_of() {
-    return detail::model_traits<Model>::make();
+    return detail::model_traits<model::description_of<Model>>::make();
 }
 
 }  // namespace moe::ledger

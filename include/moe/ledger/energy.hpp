@@ -25,6 +25,8 @@
 #include <system_error>
 #include <vector>
 
+#include "moe/error.hpp"
+
 namespace moe::ledger {
 
 enum class energy_source { rapl, amd_energy, nvml, estimate };
@@ -58,9 +60,9 @@ struct estimate_constants {
 };
 
 // A meter could not be opened (no counter, permission denied, no library); what() says why.
-class meter_unavailable : public std::runtime_error {
+class meter_unavailable : public error_with<std::runtime_error> {
    public:
-    using std::runtime_error::runtime_error;
+    using error_with::error_with;
 };
 
 class energy_meter {

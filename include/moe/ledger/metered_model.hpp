@@ -15,7 +15,6 @@
 #include <utility>
 #include <vector>
 
-#include "moe/runtime/thread_pool.hpp"
 #include "moe/ledger/ledger.hpp"
 
 namespace moe::ledger {
@@ -28,6 +27,7 @@ class metered_model {
    public:
     using sequence = typename Model::sequence;
     using step = typename Model::step;
+    using executor = typename Model::executor;
 
     metered_model(Model& model, tracker& phase_tracker, std::int32_t open_id, std::int32_t close_id,
                   phase first_generated)
@@ -41,7 +41,7 @@ class metered_model {
     }
     static std::shared_ptr<const sequence> share(sequence&& s) { return Model::share(std::move(s)); }
 
-    void forward(std::span<const step> steps, cpu::thread_pool& pool) {
+    void forward(std::span<const step> steps, executor& pool) {
         struct counted {
             phase p;
             std::int64_t tokens, context, rows;

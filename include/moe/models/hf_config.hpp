@@ -18,13 +18,14 @@
 #include <nlohmann/json.hpp>
 
 #include "moe/config/attention_config.hpp"
+#include "moe/error.hpp"
 
 namespace moe {
 
 // config.json is missing, malformed, or does not describe the model type it is loaded into.
-class config_error : public std::runtime_error {
+class config_error : public error_with<std::runtime_error> {
    public:
-    using std::runtime_error::runtime_error;
+    using error_with::error_with;
 };
 
 class hf_config {

@@ -1,14 +1,21 @@
-// moe/models/load_model.hpp — loads a Hugging Face checkpoint directory (config.json + safetensors) into a model type.
+// moe/models/load_model.hpp — loads a Hugging Face checkpoint directory (config.json + safetensors) for a model
+// description, and builds a backend's model from it.
 //
 //   auto model = moe::load_model<moe::cpu::qwen3_moe<moe::qwen3_30b_a3b>>("/models/Qwen3-30B-A3B");
+//   auto weights = moe::load_weights<moe::qwen3_moe<moe::qwen3_30b_a3b>>("/models/Qwen3-30B-A3B");  // views only
 //
-// 1. config.json is checked against the type: every compile-time field, all mismatches in one moe::config_error.
-// 2. Tensors are bound by their Hugging Face names. A tensor whose file dtype is the type's storage format is used
-//    in place from the memory-mapped file (no copy); others are converted once (router weights to fp32 always);
-//    weight_format::q8_0 quantizes every matrix at load (llama.cpp's Q8_0 quantizer) and reads vectors as fp32.
-//    Experts are read from per-expert keys (experts.E.gate_proj / Mixtral w1, w3, w2) or from the fused
-//    experts.gate_up_proj (E, 2F, D) / experts.down_proj (E, D, F) tensors — whichever the checkpoint has.
+// 1. config.json is checked against the description: every compile-time field, all mismatches in one
+//    moe::config_error. Family-only fields and tensor names come from the family's checkpoint_conventions
+//    (moe/models/families/*.hpp); nothing here is specific to a family.
+// 2. The loader walks the description (moe/model/description.hpp) and binds tensors by their Hugging Face names
+//    into backend-free weight views (moe/layers/model_weights.hpp). A tensor whose file dtype is the format's
+//    storage type is used in place from the memory-mapped file (no copy); others are converted once (router
+//    weights to fp32 always); weight_format::q8_0 quantizes every matrix at load (llama.cpp's Q8_0 quantizer) and
+//    reads vectors as fp32. Experts are read from per-expert keys (experts.E.gate_proj / Mixtral w1, w3, w2) or
+//    from the fused experts.gate_up_proj (E, 2F, D) / experts.down_proj (E, D, F) tensors — whichever is there.
 // 3. Any missing or mis-shaped tensor throws moe::io::checkpoint_error naming the file, the tensor and both shapes.
+// 4. load_model<Model> hands the weights to Model's constructor: any backend model type whose ::description is
+//    the description and that is constructible from model_weights<description> (moe::cpu::model<D>).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +28,9 @@
 
 #include "moe/io/checkpoint.hpp"
 #include "moe/io/tensor_read.hpp"
+#include "moe/layers/model_weights.hpp"
+#include "moe/model/description.hpp"
+#include "moe/models/checkpoint_conventions.hpp"
 #include "moe/models/families.hpp"
 #include "moe/models/hf_config.hpp"
 
@@ -75,41 +85,39 @@ class tensor_store {
     std::vector<std::shared_ptr<const void>> kept_;
 };
 
-// Everything a layer loader needs: where the tensors are, the config, which family's names to use.
+// Everything a node loader needs: where the tensors are, the config, the layer's name prefix.
 struct context {
     tensor_store& store;
     hf_config& config;
-    model_family family;
     std::string layer_prefix;  // "model.layers.<i>."
 };
 
-inline bool is_deepseek(model_family f) { return f == model_family::deepseek_v2 || f == model_family::deepseek_v3; }
-
-// Primary template: a layer type the loader does not know.
-template <class Layer>
-struct layer_loader {
-    static_assert(sizeof(Layer) == 0, "moe::load_model: no layer_loader for this layer type — specialise "
-                                      "moe::loading::layer_loader<YourLayer> with check() and load()");
+// Primary template: a description node the loader does not know.
+template <class Node, class Conventions>
+struct node_loader {
+    static_assert(sizeof(Node) == 0, "moe::load_model: no node_loader for this description node — specialise "
+                                     "moe::loading::node_loader<Node, Conventions> with check() and load()");
 };
 
 // ---- grouped-query attention: self_attn.{q,k,v,o}_proj, biases, q_norm / k_norm ----
-template <attention_config A>
-struct layer_loader<cpu::grouped_query_attention<A>> {
-    static void check(hf_config& c, model_family family) {
+template <attention_config A, class Conventions>
+struct node_loader<model::gqa<A>, Conventions> {
+    static void check(hf_config& c) {
         c.expect_int({"num_attention_heads"}, A.heads);
         c.expect_int({"num_key_value_heads"}, A.kv_heads, A.heads);
         // head_dim absent or null means hidden_size / num_attention_heads (of the file, not of the type).
         const std::int64_t file_heads = c.integer({"num_attention_heads"}, A.heads);
         const std::int64_t implied = file_heads > 0 ? c.integer({"hidden_size"}, 0) / file_heads : 0;
         c.expect_int({"head_dim"}, A.head_dim, implied, implied);
-        if (family == model_family::qwen3_moe || family == model_family::olmoe) c.expect_bool("attention_bias", A.qkv_bias, false);
+        Conventions::check_attention(c, A);
     }
 
-    static cpu::grouped_query_attention<A> load(context& ctx) {
+    static layer_weights<model::gqa<A>> load(context& ctx) {
         using S = storage_t<A.weights>;
         using Vec = vector_storage_t<A.weights>;
         const std::string p = ctx.layer_prefix + "self_attn.";
-        attention_weights<A> w;
+        layer_weights<model::gqa<A>> result;
+        attention_weights<A>& w = result.tensors;
         w.q_proj = ctx.store.matrix<S>(p + "q_proj.weight", A.q_width(), A.model_width);
         w.k_proj = ctx.store.matrix<S>(p + "k_proj.weight", A.kv_width(), A.model_width);
         w.v_proj = ctx.store.matrix<S>(p + "v_proj.weight", A.kv_width(), A.model_width);
@@ -124,25 +132,18 @@ struct layer_loader<cpu::grouped_query_attention<A>> {
             w.q_norm = ctx.store.matrix<Vec>(p + "q_norm.weight", 1, attention_weights<A>::q_norm_width);
             w.k_norm = ctx.store.matrix<Vec>(p + "k_norm.weight", 1, attention_weights<A>::k_norm_width);
         }
-        attention_runtime runtime{.rope = ctx.config.rope(),
-                                  .rms_norm_eps = float(ctx.config.number({"rms_norm_eps"}, 1e-6)),
-                                  .clip_qkv = float(ctx.config.number({"clip_qkv"}, 0.0))};
-        // Mixtral applies `sliding_window` when set; Qwen2/3-MoE only with use_sliding_window = true.
-        const bool qwen = ctx.family == model_family::qwen2_moe || ctx.family == model_family::qwen3_moe;
-        const auto use_window = ctx.config.json().find("use_sliding_window");
-        const bool window_on = !qwen || (use_window != ctx.config.json().end() && use_window->is_boolean() &&
-                                         use_window->get<bool>());
-        if (window_on && (ctx.family == model_family::mixtral || qwen)) {
-            runtime.sliding_window = ctx.config.integer({"sliding_window"}, 0);
-        }
-        return cpu::grouped_query_attention<A>(w, runtime);
+        result.runtime = attention_runtime{.rope = ctx.config.rope(),
+                                           .rms_norm_eps = float(ctx.config.number({"rms_norm_eps"}, 1e-6)),
+                                           .clip_qkv = float(ctx.config.number({"clip_qkv"}, 0.0)),
+                                           .sliding_window = Conventions::sliding_window(ctx.config)};
+        return result;
     }
 };
 
 // ---- multi-head latent attention (DeepSeek-V2/V3) ----
-template <mla_config M>
-struct layer_loader<cpu::multi_head_latent_attention<M>> {
-    static void check(hf_config& c, model_family family) {
+template <mla_config M, class Conventions>
+struct node_loader<model::mla<M>, Conventions> {
+    static void check(hf_config& c) {
         c.expect_int({"num_attention_heads"}, M.heads);
         c.expect_int({"q_lora_rank"}, M.q_lora_rank, 0, 0);
         c.expect_int({"kv_lora_rank"}, M.kv_lora_rank);
@@ -150,15 +151,16 @@ struct layer_loader<cpu::multi_head_latent_attention<M>> {
         c.expect_int({"qk_rope_head_dim"}, M.qk_rope_head_dim);
         c.expect_int({"v_head_dim"}, M.v_head_dim);
         c.expect_bool("attention_bias", M.bias, false);
-        if (family == model_family::deepseek_v3) c.expect_bool("rope_interleave", M.rope_interleave, true);
+        Conventions::check_attention(c, M);
     }
 
-    static cpu::multi_head_latent_attention<M> load(context& ctx) {
+    static layer_weights<model::mla<M>> load(context& ctx) {
         using S = storage_t<M.weights>;
         using Vec = vector_storage_t<M.weights>;
         const std::string p = ctx.layer_prefix + "self_attn.";
         const std::int64_t D = M.model_width, R = M.kv_lora_rank, Dr = M.qk_rope_head_dim, Rq = M.q_lora_rank;
-        mla_weights<M> w;
+        layer_weights<model::mla<M>> result;
+        mla_weights<M>& w = result.tensors;
         if constexpr (M.q_lora_rank == 0) {
             w.q_proj = ctx.store.matrix<S>(p + "q_proj.weight", M.q_width(), D);
         } else {
@@ -173,83 +175,44 @@ struct layer_loader<cpu::multi_head_latent_attention<M>> {
         w.kv_b_proj = ctx.store.matrix<S>(p + "kv_b_proj.weight", M.kv_b_rows(), R);
         w.o_proj = ctx.store.matrix<S>(p + "o_proj.weight", D, std::int64_t{M.heads} * M.v_head_dim);
         if constexpr (M.bias) w.o_bias = ctx.store.matrix<Vec>(p + "o_proj.bias", 1, D);
-        return cpu::multi_head_latent_attention<M>(w, mla_runtime{.rope = ctx.config.rope()});
+        result.runtime = mla_runtime{.rope = ctx.config.rope()};
+        return result;
     }
 };
 
 // ---- dense SwiGLU MLP: mlp.{gate,up,down}_proj ----
-template <dense_mlp_config C>
-struct layer_loader<cpu::dense_mlp<C>> {
-    static void check(hf_config& c, model_family) { c.expect_int({"intermediate_size"}, C.width); }
+template <dense_mlp_config C, class Conventions>
+struct node_loader<model::dense_ffn<C>, Conventions> {
+    static void check(hf_config& c) { c.expect_int({"intermediate_size"}, C.width); }
 
-    static cpu::dense_mlp<C> load(context& ctx) {
+    static layer_weights<model::dense_ffn<C>> load(context& ctx) {
         using S = storage_t<C.weights>;
         const std::string p = ctx.layer_prefix + "mlp.";
-        return cpu::dense_mlp<C>(swiglu_weights<S>{ctx.store.matrix<S>(p + "gate_proj.weight", C.width, C.model_width),
-                                                   ctx.store.matrix<S>(p + "up_proj.weight", C.width, C.model_width),
-                                                   ctx.store.matrix<S>(p + "down_proj.weight", C.model_width, C.width)});
+        return {swiglu_weights<S>{ctx.store.matrix<S>(p + "gate_proj.weight", C.width, C.model_width),
+                                  ctx.store.matrix<S>(p + "up_proj.weight", C.width, C.model_width),
+                                  ctx.store.matrix<S>(p + "down_proj.weight", C.model_width, C.width)}};
     }
 };
 
-// ---- MoE layer: router, experts (per-expert keys or fused), shared experts ----
-template <moe_layer_config C>
-struct layer_loader<cpu::moe_layer<C>> {
-    // Expert counts: released checkpoints use the family's own key; transformers 5 writes num_local_experts for all.
-    static void check(hf_config& c, model_family family) {
-        switch (family) {
-            case model_family::mixtral:
-                c.expect_int({"num_local_experts", "num_experts"}, C.experts);
-                c.expect_int({"intermediate_size"}, C.expert_width);
-                break;
-            case model_family::olmoe:
-                c.expect_int({"num_experts", "num_local_experts"}, C.experts);
-                c.expect_int({"intermediate_size"}, C.expert_width);
-                c.expect_bool("norm_topk_prob", C.router.normalize_top_k, false);
-                break;
-            case model_family::qwen2_moe:
-            case model_family::qwen3_moe:
-                c.expect_int({"num_experts", "num_local_experts"}, C.experts);
-                c.expect_int({"moe_intermediate_size"}, C.expert_width);
-                c.expect_bool("norm_topk_prob", C.router.normalize_top_k, false);
-                c.expect_int({"decoder_sparse_step"}, 1, 1);
-                c.expect_empty_list("mlp_only_layers", "every layer of this family type is an MoE layer");
-                if (family == model_family::qwen2_moe) {
-                    c.expect_int({"shared_expert_intermediate_size"}, C.shared_width());
-                }
-                break;
-            case model_family::deepseek_v2:
-            case model_family::deepseek_v3:
-                c.expect_int({"n_routed_experts", "num_local_experts"}, C.experts);
-                c.expect_int({"moe_intermediate_size"}, C.expert_width);
-                c.expect_int({"n_shared_experts"}, C.shared_experts, 0, 0);
-                c.expect_int({"n_group"}, C.router.groups, 1, 1);
-                c.expect_int({"topk_group"}, C.router.top_k_groups, 1, 1);
-                if (family == model_family::deepseek_v3) {
-                    c.expect_bool("norm_topk_prob", C.router.normalize_top_k, false);
-                    c.expect_string("scoring_func", "sigmoid", "sigmoid");
-                    c.expect_string("topk_method", "noaux_tc", "noaux_tc");
-                } else {
-                    c.expect_string("topk_method", C.router.group_by == group_scoring::max ? "group_limited_greedy" : "greedy",
-                                    "greedy");
-                }
-                break;
-        }
+// ---- MoE block: router, experts (per-expert keys or fused), shared experts ----
+template <moe_layer_config C, class Conventions>
+struct node_loader<model::moe_ffn<C>, Conventions> {
+    static void check(hf_config& c) {
+        Conventions::check_moe(c, C);
         c.expect_int({"num_experts_per_tok"}, C.top_k);
     }
 
-    static cpu::moe_layer<C> load(context& ctx) {
+    static layer_weights<model::moe_ffn<C>> load(context& ctx) {
         using S = storage_t<C.weights>;
         constexpr std::int64_t D = C.model_width, F = C.expert_width, E = C.experts, S_width = C.shared_width();
-        const bool mixtral = ctx.family == model_family::mixtral;
-        const std::string p = ctx.layer_prefix + (mixtral ? "block_sparse_moe." : "mlp.");
-        moe_layer_weights<C> w;
+        constexpr moe_tensor_names names = Conventions::moe_names;
+        const std::string p = ctx.layer_prefix + std::string(names.block);
+        layer_weights<model::moe_ffn<C>> result;
+        moe_layer_weights<C>& w = result.tensors;
         w.router = ctx.store.matrix<float>(p + "gate.weight", E, D);
         if constexpr (C.router.selection_bias) {
             w.selection_bias = ctx.store.matrix<float>(p + "gate.e_score_correction_bias", 1, E);
         }
-        const char* gate_name = mixtral ? "w1" : "gate_proj";
-        const char* up_name = mixtral ? "w3" : "up_proj";
-        const char* down_name = mixtral ? "w2" : "down_proj";
         if (ctx.store.contains(p + "experts.gate_up_proj")) {
             const auto& gate_up = ctx.store.tensor<S>(p + "experts.gate_up_proj", {E, 2 * F, D});
             const auto& down = ctx.store.tensor<S>(p + "experts.down_proj", {E, D, F});
@@ -262,70 +225,65 @@ struct layer_loader<cpu::moe_layer<C>> {
         } else {
             for (std::int64_t e = 0; e < E; ++e) {
                 const std::string q = p + "experts." + std::to_string(e) + ".";
-                w.experts[e].gate = ctx.store.matrix<S>(q + gate_name + ".weight", F, D);
-                w.experts[e].up = ctx.store.matrix<S>(q + up_name + ".weight", F, D);
-                w.experts[e].down = ctx.store.matrix<S>(q + down_name + ".weight", D, F);
+                w.experts[e].gate = ctx.store.matrix<S>(q + std::string(names.expert_gate) + ".weight", F, D);
+                w.experts[e].up = ctx.store.matrix<S>(q + std::string(names.expert_up) + ".weight", F, D);
+                w.experts[e].down = ctx.store.matrix<S>(q + std::string(names.expert_down) + ".weight", D, F);
             }
         }
         if constexpr (S_width > 0) {
-            const std::string q = p + (ctx.family == model_family::qwen2_moe ? "shared_expert." : "shared_experts.");
+            const std::string q = p + std::string(names.shared_experts);
             w.shared.gate = ctx.store.matrix<S>(q + "gate_proj.weight", S_width, D);
             w.shared.up = ctx.store.matrix<S>(q + "up_proj.weight", S_width, D);
             w.shared.down = ctx.store.matrix<S>(q + "down_proj.weight", D, S_width);
         }
-        if constexpr (C.shared_expert_gate) w.shared_gate = ctx.store.matrix<float>(p + "shared_expert_gate.weight", 1, D);
-        const float scale = is_deepseek(ctx.family) ? float(ctx.config.number({"routed_scaling_factor"}, 1.0)) : 1.0f;
-        return cpu::moe_layer<C>(w, router_runtime{.routed_scaling_factor = scale});
+        if constexpr (C.shared_expert_gate) w.shared_expert_gate = ctx.store.matrix<float>(p + "shared_expert_gate.weight", 1, D);
+        result.runtime = router_runtime{.routed_scaling_factor = Conventions::routed_scaling_factor(ctx.config)};
+        return result;
     }
 };
 
 // ---- a decoder layer: its two norms, attention and feed-forward ----
-template <class Attention, class FeedForward>
-struct layer_loader<cpu::decoder_layer<Attention, FeedForward>> {
-    static void check(hf_config& c, model_family family) {
-        layer_loader<Attention>::check(c, family);
-        layer_loader<FeedForward>::check(c, family);
+template <class Attention, class FeedForward, class Conventions>
+struct node_loader<model::decoder<Attention, FeedForward>, Conventions> {
+    static void check(hf_config& c) {
+        node_loader<Attention, Conventions>::check(c);
+        node_loader<FeedForward, Conventions>::check(c);
     }
 
-    static cpu::decoder_layer<Attention, FeedForward> load(context& ctx) {
-        using Vec = typename cpu::decoder_layer<Attention, FeedForward>::vector;
-        constexpr std::int64_t D = Attention::D;
-        return cpu::decoder_layer<Attention, FeedForward>(
-            layer_loader<Attention>::load(ctx), layer_loader<FeedForward>::load(ctx),
-            ctx.store.matrix<Vec>(ctx.layer_prefix + "input_layernorm.weight", 1, D),
-            ctx.store.matrix<Vec>(ctx.layer_prefix + "post_attention_layernorm.weight", 1, D),
-            float(ctx.config.number({"rms_norm_eps"}, 1e-6)));
+    static layer_weights<model::decoder<Attention, FeedForward>> load(context& ctx) {
+        using Vec = typename layer_weights<model::decoder<Attention, FeedForward>>::vector;
+        constexpr std::int64_t D = Attention::config.model_width;
+        return {node_loader<Attention, Conventions>::load(ctx), node_loader<FeedForward, Conventions>::load(ctx),
+                ctx.store.matrix<Vec>(ctx.layer_prefix + "input_layernorm.weight", 1, D),
+                ctx.store.matrix<Vec>(ctx.layer_prefix + "post_attention_layernorm.weight", 1, D),
+                float(ctx.config.number({"rms_norm_eps"}, 1e-6))};
     }
 };
 
-template <class Layer>
-constexpr bool is_dense_layer = false;
-template <class Attention, dense_mlp_config C>
-constexpr bool is_dense_layer<cpu::decoder_layer<Attention, cpu::dense_mlp<C>>> = true;
-
-template <class Model>
-struct model_loader;
+template <class Description>
+struct model_loader {
+    static_assert(model::description<Description>, "moe::load_model: not a model description");
+};
 
 template <causal_lm_config L, class... Stacks>
-struct model_loader<cpu::causal_lm<L, Stacks...>> {
-    using model = cpu::causal_lm<L, Stacks...>;
-    using storage = typename model::storage;
+struct model_loader<model::causal_lm<L, Stacks...>> {
+    using description = model::causal_lm<L, Stacks...>;
+    using conventions = checkpoint_conventions<L.family>;
+    using weights_type = model_weights<description>;
 
     static void check(hf_config& c) {
         c.expect_string("model_type", name_of(L.family));
         c.expect_int({"vocab_size"}, L.vocab_size);
         c.expect_int({"hidden_size"}, L.model_width);
-        c.expect_int({"num_hidden_layers"}, model::layer_count);
+        c.expect_int({"num_hidden_layers"}, description::layer_count);
         c.expect_bool("tie_word_embeddings", L.tied_embeddings, false);
-        if (is_deepseek(L.family)) {
-            constexpr int dense = ((is_dense_layer<typename Stacks::layer_type> ? Stacks::count : 0) + ...);
-            c.expect_int({"first_k_dense_replace"}, dense, 0);
-        }
-        (layer_loader<typename Stacks::layer_type>::check(c, L.family), ...);
+        constexpr int dense = ((model::is_dense_ffn<typename Stacks::layer::feed_forward> ? Stacks::count : 0) + ...);
+        conventions::check_model(c, dense);
+        (node_loader<typename Stacks::layer, conventions>::check(c), ...);
         c.throw_if_mismatched();
     }
 
-    static model load(const std::filesystem::path& directory, const load_options& options) {
+    static weights_type load(const std::filesystem::path& directory, const load_options& options) {
         hf_config config(directory / "config.json");
         check(config);
         const std::int64_t context_limit = config.integer({"max_position_embeddings"}, 0);
@@ -335,26 +293,28 @@ struct model_loader<cpu::causal_lm<L, Stacks...>> {
                                " exceeds max_position_embeddings " + std::to_string(context_limit));
         }
         auto store = std::make_shared<tensor_store>(directory, options.memory);
-        context ctx{*store, config, L.family, {}};
-        typename model::layers_type layers;
+        context ctx{*store, config, {}};
+        weights_type w;
         int index = 0;
-        load_stacks(ctx, layers, index, std::index_sequence_for<Stacks...>{});
-        const auto embedding = store->matrix<storage>("model.embed_tokens.weight", L.vocab_size, L.model_width);
-        const auto norm = store->matrix<typename model::vector>("model.norm.weight", 1, L.model_width);
-        matrix_view<const storage> head{};
-        if constexpr (!L.tied_embeddings) head = store->matrix<storage>("lm_head.weight", L.vocab_size, L.model_width);
-        return model(embedding, std::move(layers), norm, head, float(config.number({"rms_norm_eps"}, 1e-6)),
-                     options.max_positions > 0 ? options.max_positions : context_limit, store);
+        load_stacks(ctx, w.layers, index, std::index_sequence_for<Stacks...>{});
+        using storage = typename weights_type::storage;
+        w.embedding = store->matrix<storage>("model.embed_tokens.weight", L.vocab_size, L.model_width);
+        w.final_norm = store->matrix<typename weights_type::vector>("model.norm.weight", 1, L.model_width);
+        if constexpr (!L.tied_embeddings) w.lm_head = store->matrix<storage>("lm_head.weight", L.vocab_size, L.model_width);
+        w.rms_norm_eps = float(config.number({"rms_norm_eps"}, 1e-6));
+        w.max_positions = options.max_positions > 0 ? options.max_positions : context_limit;
+        w.keep_alive = std::move(store);
+        return w;
     }
 
     template <std::size_t... I>
-    static void load_stacks(context& ctx, typename model::layers_type& layers, int& index, std::index_sequence<I...>) {
+    static void load_stacks(context& ctx, typename weights_type::layers_type& layers, int& index,
+                            std::index_sequence<I...>) {
         ((void)[&] {
-            using layer = typename std::tuple_element_t<I, std::tuple<Stacks...>>::layer_type;
-            constexpr int count = std::tuple_element_t<I, std::tuple<Stacks...>>::count;
-            for (int l = 0; l < count; ++l, ++index) {
+            using stack = std::tuple_element_t<I, std::tuple<Stacks...>>;
+            for (int l = 0; l < stack::count; ++l, ++index) {
                 ctx.layer_prefix = "model.layers." + std::to_string(index) + ".";
-                std::get<I>(layers).push_back(layer_loader<layer>::load(ctx));
+                std::get<I>(layers).push_back(node_loader<typename stack::layer, conventions>::load(ctx));
             }
         }(), ...);
     }
@@ -362,17 +322,29 @@ struct model_loader<cpu::causal_lm<L, Stacks...>> {
 
 }  // namespace loading
 
-// Loads `directory` (config.json + model.safetensors or a sharded index) into a Model (a moe::cpu::causal_lm).
+// Loads `directory` (config.json + model.safetensors or a sharded index) as backend-free weight views for a
+// description (or for the description of a backend's model type). The views stay valid while the returned
+// value's keep_alive (or a copy of it) lives.
+template <class Model>
+model_weights<model::description_of<Model>> load_weights(const std::filesystem::path& directory,
+                                                         const load_options& options = {}) {
+    return loading::model_loader<model::description_of<Model>>::load(directory, options);
+}
+
+// Loads `directory` into a Model: a backend's model type (moe::cpu::model<D>, e.g. moe::cpu::qwen3_moe<card>).
 template <class Model>
 Model load_model(const std::filesystem::path& directory, const load_options& options = {}) {
-    return loading::model_loader<Model>::load(directory, options);
+    static_assert(!model::description<Model>,
+                  "moe::load_model: give a backend's model type (moe::cpu::model<Description>); for the weights "
+                  "of a description alone use moe::load_weights<Description>");
+    return Model(load_weights<Model>(directory, options));
 }
 
 // Checks a config.json against a model type without loading weights; throws config_error listing every mismatch.
 template <class Model>
 void check_config(const std::filesystem::path& config_json) {
     hf_config config(config_json);
-    loading::model_loader<Model>::check(config);
+    loading::model_loader<model::description_of<Model>>::check(config);
 }
 
 // A list of model types for with_matching_model.

@@ -1,6 +1,7 @@
-// moe/models/released.hpp — model cards of released checkpoints, and their types.
+// moe/models/released.hpp — model cards of released checkpoints (backend-free; their CPU model types are in
+// moe/models/cpu.hpp, e.g. moe::cpu::qwen3_30b_a3b).
 //
-// Every number is copied from the checkpoint's own config.json (field names in the comments of families.hpp);
+// Every number is copied from the checkpoint's own config.json (field names in the comments of the family files);
 // load_model() compares them with the config.json it is given, so a wrong number here cannot go unnoticed.
 // Weights default to bf16, the dtype these checkpoints are published in (used in place, without a copy).
 #pragma once
@@ -45,14 +46,3 @@ inline constexpr deepseek_v3_config deepseek_v3_671b{
     .top_k_groups = 4, .norm_topk_prob = true};
 
 }  // namespace moe
-
-namespace moe::cpu {
-
-using mixtral_8x7b = mixtral<moe::mixtral_8x7b>;
-using qwen3_30b_a3b = qwen3_moe<moe::qwen3_30b_a3b>;
-using olmoe_1b_7b = olmoe<moe::olmoe_1b_7b>;
-using qwen1_5_moe_a2_7b = qwen2_moe<moe::qwen1_5_moe_a2_7b>;
-using deepseek_v2_lite = deepseek_v2<moe::deepseek_v2_lite>;
-using deepseek_v3_671b = deepseek_v3<moe::deepseek_v3_671b>;
-
-}  // namespace moe::cpu

@@ -105,7 +105,7 @@ struct float16 {
 
 // bf16 weights of weight_format::bf16_compute: the same bits as bfloat16 (so a BF16 checkpoint tensor is used in
 // place), a distinct type so the CPU kernels multiply them bf16 × bf16 — activations rounded to bf16 at each
-// product's input, fp32 accumulation (see moe/config/precision.hpp).
+// product's input, fp32 accumulation (see precision/formats/half.hpp).
 struct bfloat16_compute : bfloat16 {
     bfloat16_compute() = default;
     MOE_HOST_DEVICE explicit bfloat16_compute(float value) : bfloat16(value) {}

@@ -1,15 +1,15 @@
 // moe/routing/route_token.hpp — one token's routing: logits → (expert ids, weights), exactly as the families define it.
 //
 // This is the single definition of routing semantics in the library (docs/routing.md has the formulas and the
-// reference each follows). It is plain C++ with no dependencies so the CPU layer, the GPU kernels and the tests
-// all call the same code. Everything is fp32.
+// reference each follows). It is the formulas of router_math.hpp in sequential loops; the CUDA router kernel runs
+// the same formulas warp-parallel. Plain C++ with no dependencies, callable on the host and the device; fp32.
 #pragma once
 
 #include "moe/config/macros.hpp"
 #include "moe/config/router_config.hpp"
+#include "moe/routing/activations.hpp"
+#include "moe/routing/router_math.hpp"
 #include "moe/routing/top_k.hpp"
-
-#include <cmath>
 
 namespace moe {
 
@@ -21,25 +21,22 @@ template <router_config Router, int Experts, int TopK>
 MOE_HOST_DEVICE void route_token(const float* logits, const float* selection_bias, float routed_scaling_factor,
                                  int* expert_ids, float* weights) {
     static_assert(TopK >= 1 && TopK <= Experts, "route_token: need 1 <= TopK <= Experts");
+    namespace math = router_math;
     float scores[Experts];  // s or p: the unbiased scores the weights come from
     if constexpr (Router.scoring == scoring_function::softmax) {
         float max_logit = logits[0];
-        for (int i = 1; i < Experts; ++i) max_logit = logits[i] > max_logit ? logits[i] : max_logit;
-        float sum = 0.0f;
-        for (int i = 0; i < Experts; ++i) {
-            scores[i] = std::exp(logits[i] - max_logit);
-            sum += scores[i];
-        }
+        for (int i = 1; i < Experts; ++i) max_logit = math::running_max(max_logit, logits[i]);
+        for (int i = 0; i < Experts; ++i) scores[i] = math::softmax_numerator(logits[i], max_logit);
+        const float sum = math::index_order_sum(scores, Experts);
         for (int i = 0; i < Experts; ++i) scores[i] /= sum;
     } else {
-        for (int i = 0; i < Experts; ++i) scores[i] = 1.0f / (1.0f + std::exp(-logits[i]));
+        for (int i = 0; i < Experts; ++i) scores[i] = sigmoid(logits[i]);
     }
 
-    // Selection may use biased scores s' = s + bias; the weights below never do (a DeepSeek-V3 trap).
     float biased[Router.selection_bias ? Experts : 1];
     const float* choice = scores;
     if constexpr (Router.selection_bias) {
-        for (int i = 0; i < Experts; ++i) biased[i] = scores[i] + selection_bias[i];
+        for (int i = 0; i < Experts; ++i) biased[i] = math::selection_score(scores[i], selection_bias[i]);
         choice = biased;
     }
 
@@ -47,38 +44,19 @@ MOE_HOST_DEVICE void route_token(const float* logits, const float* selection_bia
         top_k_indices(choice, Experts, TopK, [](int) { return true; }, expert_ids);
     } else {
         constexpr int groups = Router.groups;
-        constexpr int per_group = Experts / Router.groups;
-        float group_score[groups];
+        constexpr int per_group = Experts / groups;
+        float group_scores[groups];
         for (int g = 0; g < groups; ++g) {
-            const float* group = choice + g * per_group;
-            if constexpr (Router.group_by == group_scoring::max) {
-                int best = 0;
-                top_k_indices(group, per_group, 1, [](int) { return true; }, &best);
-                group_score[g] = group[best];
-            } else {
-                int best_two[2] = {0, 0};
-                top_k_indices(group, per_group, 2, [](int) { return true; }, best_two);
-                group_score[g] = group[best_two[0]] + group[best_two[1]];
-            }
+            group_scores[g] = math::group_score<Router.group_by>(choice + g * per_group, per_group);
         }
-        int kept[Router.top_k_groups];
-        top_k_indices(group_score, groups, Router.top_k_groups, [](int) { return true; }, kept);
-        bool group_kept[groups] = {};
-        for (int g : kept) group_kept[g] = true;
-        // Experts of dropped groups are excluded outright (the reference's −inf), never scored as 0.0.
+        bool group_kept[groups];
+        math::keep_best_groups<Router.top_k_groups>(group_scores, groups, group_kept);
         top_k_indices(choice, Experts, TopK, [&](int i) { return group_kept[i / per_group]; }, expert_ids);
     }
 
-    for (int j = 0; j < TopK; ++j) weights[j] = scores[expert_ids[j]];
-    if constexpr (Router.normalize_top_k) {
-        float sum = 0.0f;
-        for (int j = 0; j < TopK; ++j) sum += weights[j];
-        // DeepSeek-V3 adds 1e-20 to the denominator; the softmax families divide by the plain sum.
-        if constexpr (Router.scoring == scoring_function::sigmoid) sum += 1e-20f;
-        for (int j = 0; j < TopK; ++j) weights[j] /= sum;
-    }
-    if (routed_scaling_factor != 1.0f) {
-        for (int j = 0; j < TopK; ++j) weights[j] *= routed_scaling_factor;
+    const float denominator = math::weight_denominator<Router>(scores, expert_ids, TopK);
+    for (int j = 0; j < TopK; ++j) {
+        weights[j] = math::routing_weight<Router>(scores[expert_ids[j]], denominator, routed_scaling_factor);
     }
 }
 

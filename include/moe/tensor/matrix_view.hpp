@@ -14,12 +14,14 @@
 #include <type_traits>
 #include <vector>
 
+#include "moe/error.hpp"
+
 namespace moe {
 
 // Thrown when a tensor's shape or presence does not match what the model type needs.
-class shape_error : public std::invalid_argument {
+class shape_error : public error_with<std::invalid_argument> {
    public:
-    using std::invalid_argument::invalid_argument;
+    using error_with::error_with;
 };
 
 // Weights held by one element of storage type T: 1, or a block's worth for block-quantized types.

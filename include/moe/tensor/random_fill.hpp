@@ -1,32 +1,28 @@
 // moe/tensor/random_fill.hpp — reproducible random weights for random models (tests, benchmarks).
 //
 // Values are drawn row-major from one generator, so a model's fp32, bf16 and q8_0 variants built from the same seed
-// hold the same draws, rounded or quantized to their storage format.
+// hold the same draws, rounded or quantized to their storage format (its traits' quantize_row).
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <random>
-#include <type_traits>
 #include <vector>
 
-#include "moe/precision/q8_0.hpp"
+#include "moe/precision/formats.hpp"
 #include "moe/tensor/matrix_view.hpp"
 
 namespace moe {
 
-// Every weight of m uniform in [low, high), stored as m's element type (q8_0 blocks: a row of draws, quantized).
+// Every weight of m uniform in [low, high), stored as m's element type T, the storage of some weight format.
+// m: (rows, cols) — a row of cols draws, then converted into storage by storage_traits<T>::quantize_row.
 template <class T>
 void fill_uniform(host_matrix<T>& m, std::mt19937_64& rng, float low, float high) {
     std::uniform_real_distribution<float> dist(low, high);
-    if constexpr (std::is_same_v<T, q8_0_block>) {
-        std::vector<float> row(static_cast<std::size_t>(m.cols()));
-        for (std::int64_t r = 0; r < m.rows(); ++r) {
-            for (float& v : row) v = dist(rng);
-            quantize_q8_0_row(row.data(), m.cols(), m.row(r));
-        }
-    } else {
-        for (std::int64_t i = 0; i < m.rows() * m.cols(); ++i) m.data()[i] = T(dist(rng));
+    std::vector<float> row(static_cast<std::size_t>(m.cols()));
+    for (std::int64_t r = 0; r < m.rows(); ++r) {
+        for (float& v : row) v = dist(rng);
+        storage_traits<T>::quantize_row(row.data(), m.cols(), m.row(r));
     }
 }
 

@@ -8,11 +8,13 @@
 #include <string>
 #include <string_view>
 
+#include "moe/error.hpp"
+
 namespace moe::text {
 
-class tokenizer_error : public std::runtime_error {
+class tokenizer_error : public error_with<std::runtime_error> {
    public:
-    using std::runtime_error::runtime_error;
+    using error_with::error_with;
 };
 
 namespace detail {

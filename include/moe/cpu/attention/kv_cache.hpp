@@ -17,13 +17,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "moe/error.hpp"
 #include "moe/tensor/matrix_view.hpp"
 
 namespace moe::cpu {
 
-class kv_cache_full : public std::length_error {
+class kv_cache_full : public error_with<std::length_error> {
    public:
-    using std::length_error::length_error;
+    using error_with::error_with;
 };
 
 // Position bookkeeping shared by both caches.

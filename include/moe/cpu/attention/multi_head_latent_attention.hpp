@@ -30,7 +30,7 @@
 #include "moe/cpu/linear.hpp"
 #include "moe/cpu/rms_norm.hpp"
 #include "moe/cpu/rotary.hpp"
-#include "moe/cpu/swiglu_kernels.hpp"
+#include "moe/cpu/widen_rows.hpp"
 #include "moe/runtime/thread_pool.hpp"
 
 namespace moe::cpu {
@@ -130,8 +130,7 @@ class multi_head_latent_attention {
         const std::int64_t T = q_.rows();
         q_abs_.resize(T, H * (R + Dr));
         pool.parallel_for(H, [&](std::int64_t h) {
-            thread_local std::vector<float> buffer;
-            const auto w_uk = widen_rows(weights_.kv_b_proj, h * (Dn + Dv), Dn, buffer);  // (Dn, R)
+            const auto w_uk = widen_rows(weights_.kv_b_proj, h * (Dn + Dv), Dn);  // (Dn, R), this thread's scratch
             const detail::strided_map q_nope(q_.data() + h * Dqk, T, Dn, Eigen::OuterStride<>(Q));
             detail::strided_out_map q_lat(q_abs_.data() + h * (R + Dr), T, R, Eigen::OuterStride<>(H * (R + Dr)));
             q_lat.noalias() = q_nope * w_uk;
@@ -147,8 +146,7 @@ class multi_head_latent_attention {
         const std::int64_t T = latent_context_.rows();
         context_.resize(T, H * Dv);
         pool.parallel_for(H, [&](std::int64_t h) {
-            thread_local std::vector<float> buffer;
-            const auto w_uv = widen_rows(weights_.kv_b_proj, h * (Dn + Dv) + Dn, Dv, buffer);  // (Dv, R)
+            const auto w_uv = widen_rows(weights_.kv_b_proj, h * (Dn + Dv) + Dn, Dv);  // (Dv, R), this thread's scratch
             const detail::strided_map latent(latent_context_.data() + h * R, T, R, Eigen::OuterStride<>(H * R));
             detail::strided_out_map context(context_.data() + h * Dv, T, Dv, Eigen::OuterStride<>(H * Dv));
             context.noalias() = latent * w_uv.transpose();

@@ -3,7 +3,7 @@
 //
 // Operands (K = inner width, n = tokens, np = padded_tokens(n): a multiple of 32 plus 0, 8 or 16):
 //   xt: (K, np) activations transposed, xt[k · np + t], tokens ≥ n zero — packed once per matrix product by
-//       pack_transposed (or written in this layout directly by the previous product, see swiglu_kernels.hpp);
+//       pack_transposed (or written in this layout by the previous product: pack_features in cpu/formats/);
 //   w:  (rows, K) weights in nn.Linear layout, fp32/bf16/fp16, read in place; bf16/fp16 rows are widened to fp32
 //       one K-chunk at a time into a small scratch block (sequential and cheap next to the FMAs);
 //   ct: (rows, np) results transposed, ct[r · np + t].
@@ -24,9 +24,9 @@
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
-#include <vector>
 
 #include "moe/cpu/kernels/dot_tiles.hpp"
+#include "moe/cpu/workspace.hpp"
 #include "moe/precision/half_types.hpp"
 
 #if defined(__AVX512F__)
@@ -170,7 +170,8 @@ void gemm_block_transposed(const float* xt, std::int64_t np, const Storage* w, s
         std::fill(ct, ct + rows * np, 0.0f);
         return;
     }
-    thread_local std::vector<float> wide;  // (rows, gemm_k_chunk) widened weights of one chunk
+    float* wide = nullptr;  // (rows, gemm_k_chunk) widened weights of one chunk: the thread's scratch
+    if constexpr (!std::is_same_v<Storage, float>) wide = scratch<float>(scratch_slot::widened_chunk, rows * gemm_k_chunk);
     for (std::int64_t k0 = 0; k0 < k; k0 += gemm_k_chunk) {
         const std::int64_t kc = std::min(gemm_k_chunk, k - k0);
         const float* wc = nullptr;
@@ -179,18 +180,16 @@ void gemm_block_transposed(const float* xt, std::int64_t np, const Storage* w, s
             wc = w + k0;
             wc_stride = w_stride;
         } else {
-            if (static_cast<std::int64_t>(wide.size()) < rows * gemm_k_chunk)
-                wide.resize(static_cast<std::size_t>(rows * gemm_k_chunk));
             for (std::int64_t r = 0; r < rows; ++r) {
                 const Storage* source = w + r * w_stride + k0;
-                float* target = wide.data() + r * gemm_k_chunk;
+                float* target = wide + r * gemm_k_chunk;
                 std::int64_t d = 0;
 #if defined(__AVX512F__)
                 for (; d + 16 <= kc; d += 16) _mm512_storeu_ps(target + d, detail::load_wide(source + d));
 #endif
                 for (; d < kc; ++d) target[d] = detail::widen(source[d]);
             }
-            wc = wide.data();
+            wc = wide;
             wc_stride = gemm_k_chunk;
         }
         detail::gemm_chunk(wc, wc_stride, rows, xt + k0 * np, np, kc, ct, k0 == 0);

@@ -6,6 +6,9 @@
 // (deterministic), then each thread owns output columns and sums keys in order. Simple and exact rather than fast:
 // a flash-attention style kernel (tiles of keys, online softmax, tensor cores) is future work (docs/cuda.md).
 // Limits: visible keys ≤ max_attention_keys (scores live in shared memory); no sliding window yet.
+// Shared memory: 4 bytes per visible key (dynamic) plus a small static part. Beyond 48 KiB per block a kernel must
+// opt in (cudaFuncAttributeMaxDynamicSharedMemorySize); causal_attention() does so for long contexts, so the
+// documented limit of 12 288 keys (48 KiB of scores + the static part) launches on sm_80 and later.
 #pragma once
 
 #include <cub/block/block_reduce.cuh>
@@ -13,6 +16,7 @@
 #include <cuda_runtime.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -24,6 +28,9 @@ namespace moe::cuda {
 
 inline constexpr int attention_threads = 128;
 inline constexpr int max_attention_keys = 12 * 1024;  // 48 KiB of fp32 scores per block
+// Dynamic shared memory from which causal_attention() opts in to more than the default 48 KiB per block: the
+// kernel's static part (a CUB reduction's storage and two floats, asserted below) must fit in the remainder.
+inline constexpr std::size_t attention_opt_in_bytes = 32 * 1024;
 
 struct attention_shape {
     int heads = 0;      // H
@@ -34,13 +41,19 @@ struct attention_shape {
 
 namespace kernels {
 
+using attention_reduce = cub::BlockReduce<float, attention_threads>;
+static_assert(sizeof(attention_reduce::TempStorage) + 2 * sizeof(float) + attention_opt_in_bytes <= 48 * 1024,
+              "causal_attention: the static shared memory no longer fits next to attention_opt_in_bytes of scores");
+
 // q: (T, H·Dk); keys: (L, key_stride ≥ G·Dk); values: (L, value_stride ≥ G·Dv); out: (T, H·Dv).
-// Query t sits at position L − T + t and sees keys 0 … L − T + t.
+// Query t sits at position L − T + t and sees keys 0 … L − T + t. A template only so the header links from several
+// translation units.
+template <int = 0>
 __global__ void __launch_bounds__(attention_threads)
     causal_attention(const float* __restrict__ q, const float* __restrict__ keys, int key_stride,
                      const float* __restrict__ values, int value_stride, attention_shape shape, int tokens, int length,
                      float scale, float* __restrict__ out) {
-    using reduce = cub::BlockReduce<float, attention_threads>;
+    using reduce = attention_reduce;
     __shared__ typename reduce::TempStorage storage;
     __shared__ float s_max, s_sum;
     extern __shared__ float s_scores[];  // (visible)
@@ -96,11 +109,12 @@ inline void causal_attention(const float* q, const float* keys, int key_stride, 
         throw launch_error("moe::cuda::causal_attention: key/value rows too narrow for the kv heads");
     if (tokens == 0) return;
     const std::size_t shared = static_cast<std::size_t>(length) * sizeof(float);
-    if (shared > 48 * 1024) {
-        MOE_CUDA_CHECK(cudaFuncSetAttribute(kernels::causal_attention, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    // The opt-in is per device and cheap next to a kernel over this many keys, so it is repeated at every such call.
+    if (shared > attention_opt_in_bytes) {
+        MOE_CUDA_CHECK(cudaFuncSetAttribute(kernels::causal_attention<>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                             static_cast<int>(shared)));
     }
-    kernels::causal_attention<<<dim3(static_cast<unsigned>(tokens), static_cast<unsigned>(shape.heads)),
+    kernels::causal_attention<><<<dim3(static_cast<unsigned>(tokens), static_cast<unsigned>(shape.heads)),
                                 attention_threads, shared, stream>>>(q, keys, key_stride, values, value_stride, shape,
                                                                      tokens, length, scale, out);
     MOE_CUDA_CHECK_LAUNCH();

@@ -14,17 +14,18 @@
 // bf16 / fp16 weights: tensor cores through WMMA m16n16k16, fp32 accumulation; activations are converted to the
 // weight type before the MMA. fp32 weights: a SIMT kernel with the same schedule (exact fp32 products).
 // Loads are 16-byte vectors: K must be a multiple of 8 (16-bit) or 4 (fp32) — checked by can_implement.
+// silu is moe::silu, the expression the CPU kernels use.
 #pragma once
 
 #include <cuda_runtime.h>
 #include <mma.h>
 
-#include <cmath>
 #include <cstdint>
 #include <type_traits>
 
 #include "moe/cuda/error.hpp"
 #include "moe/cuda/kernels/device_types.hpp"
+#include "moe/routing/activations.hpp"
 
 namespace moe::cuda {
 
@@ -50,8 +51,6 @@ constexpr int max_m_tiles(long long rows, long long groups) {
 enum class gemm_epilogue { plain, swiglu };
 
 namespace kernels {
-
-__device__ __forceinline__ float silu(float g) { return g / (1.0f + std::exp(-g)); }  // as moe::cpu::silu
 
 // The group, first row and row count of this block's M tile; false when the tile is past the last group.
 struct tile_position {

@@ -5,11 +5,16 @@
 // moe::routing_plan::group_by_expert's counting sort, so grouped rows are the CPU's rows.
 // Expert offsets come from the boundaries of the sorted keys (no atomics, deterministic), then the per-expert
 // M-tile prefix sum the grouped GEMM schedules from.
+// Names follow moe::routing_plan where the meaning is the same (int32 here, int64 there):
 //   sorted_experts: (P)      expert of grouped row r (ascending)
-//   pair_of_row:    (P)      pair p of grouped row r (token = p / K)
-//   row_of_pair:    (P)      inverse: grouped row of pair p (written by the gather, gather.hpp)
-//   offsets:        (E + 1)  first grouped row of each expert; tokens_per_expert[e] = offsets[e+1] − offsets[e]
+//   pair_of_row:    (P)      pair p of grouped row r; routing_plan::token_of_row[r] = pair_of_row[r] / K
+//   grouped_row:    (P)      inverse: grouped row of pair p, as routing_plan::grouped_row (written by the gather,
+//                            combine.hpp)
+//   expert_offset:  (E + 1)  first grouped row of each expert, as routing_plan::expert_offset;
+//                            tokens_per_expert[e] = expert_offset[e+1] − expert_offset[e]
 //   tile_offsets:   (E + 1)  first M tile of each expert (grouped_gemm.hpp)
+// Every kernel is a template (a defaulted dummy parameter where it has no real one), so two translation units of
+// one program may include this header: a plain __global__ function would be defined in both.
 #pragma once
 
 #include <cub/block/block_scan.cuh>
@@ -27,35 +32,39 @@ namespace moe::cuda {
 
 namespace kernels {
 
-// values: (P) out: p
+// values: (count) out: values[i] = i
+template <int = 0>
 __global__ void iota(int* __restrict__ values, int count) {
     const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
     if (i < count) values[i] = i;
 }
 
-// sorted_experts: (P) ascending; offsets: (E + 1) out. Every expert boundary between rows r − 1 and r is written by
-// the thread of row r (and the end by the last row), so every entry is written exactly once.
-__global__ void expert_offsets(const int* __restrict__ sorted_experts, int pairs, int experts, int* __restrict__ offsets) {
+// sorted_experts: (P) ascending; expert_offset: (E + 1) out. Every expert boundary between rows r − 1 and r is
+// written by the thread of row r (and the end by the last row), so every entry is written exactly once.
+template <int = 0>
+__global__ void expert_offsets(const int* __restrict__ sorted_experts, int pairs, int experts,
+                               int* __restrict__ expert_offset) {
     const int r = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
     if (r >= pairs) return;
     const int e = sorted_experts[r];
     const int previous = r == 0 ? -1 : sorted_experts[r - 1];
-    for (int x = previous + 1; x <= e; ++x) offsets[x] = r;
+    for (int x = previous + 1; x <= e; ++x) expert_offset[x] = r;
     if (r == pairs - 1) {
-        for (int x = e + 1; x <= experts; ++x) offsets[x] = pairs;
+        for (int x = e + 1; x <= experts; ++x) expert_offset[x] = pairs;
     }
 }
 
-// offsets: (E + 1); tokens_per_expert: (E) out; tile_offsets: (E + 1) out. One block of 256 threads.
+// expert_offset: (E + 1); tokens_per_expert: (E) out; tile_offsets_out: (E + 1) out. One block of 256 threads.
+template <int = 0>
 __global__ void __launch_bounds__(256)
-    tile_offsets(const int* __restrict__ offsets, int experts, int* __restrict__ tokens_per_expert,
+    tile_offsets(const int* __restrict__ expert_offset, int experts, int* __restrict__ tokens_per_expert,
                  int* __restrict__ tile_offsets_out) {
     using scan = cub::BlockScan<int, 256>;
     __shared__ typename scan::TempStorage storage;
     int running = 0;  // tiles before this chunk of 256 experts
     for (int base = 0; base < experts; base += 256) {
         const int e = base + static_cast<int>(threadIdx.x);
-        const int count = e < experts ? offsets[e + 1] - offsets[e] : 0;
+        const int count = e < experts ? expert_offset[e + 1] - expert_offset[e] : 0;
         if (e < experts) tokens_per_expert[e] = count;
         int first = 0, chunk_total = 0;
         scan(storage).ExclusiveSum((count + gemm_block_m - 1) / gemm_block_m, first, chunk_total);
@@ -73,7 +82,7 @@ struct permutation {
     int* pair_index = nullptr;         // (P)      scratch: 0 … P−1, the sort's input values
     int* sorted_experts = nullptr;     // (P)
     int* pair_of_row = nullptr;        // (P)
-    int* offsets = nullptr;            // (E + 1)
+    int* expert_offset = nullptr;      // (E + 1)
     int* tokens_per_expert = nullptr;  // (E)
     int* tile_offsets = nullptr;       // (E + 1)
     void* sort_storage = nullptr;      // CUB temporary storage
@@ -99,14 +108,15 @@ inline std::size_t permutation_sort_bytes(int pairs, int experts) {
 // expert_ids: (P) device. Fills every array of `p`.
 inline void group_by_expert(const int* expert_ids, int pairs, int experts, const permutation& p, cudaStream_t stream) {
     if (pairs == 0) return;
-    kernels::iota<<<blocks_for(pairs, 256), 256, 0, stream>>>(p.pair_index, pairs);
+    kernels::iota<><<<blocks_for(pairs, 256), 256, 0, stream>>>(p.pair_index, pairs);
     MOE_CUDA_CHECK_LAUNCH();
     std::size_t bytes = p.sort_storage_bytes;
     MOE_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(p.sort_storage, bytes, expert_ids, p.sorted_experts, p.pair_index,
                                                    p.pair_of_row, pairs, 0, expert_bits(experts), stream));
-    kernels::expert_offsets<<<blocks_for(pairs, 256), 256, 0, stream>>>(p.sorted_experts, pairs, experts, p.offsets);
+    kernels::expert_offsets<><<<blocks_for(pairs, 256), 256, 0, stream>>>(p.sorted_experts, pairs, experts,
+                                                                          p.expert_offset);
     MOE_CUDA_CHECK_LAUNCH();
-    kernels::tile_offsets<<<1, 256, 0, stream>>>(p.offsets, experts, p.tokens_per_expert, p.tile_offsets);
+    kernels::tile_offsets<><<<1, 256, 0, stream>>>(p.expert_offset, experts, p.tokens_per_expert, p.tile_offsets);
     MOE_CUDA_CHECK_LAUNCH();
 }
 

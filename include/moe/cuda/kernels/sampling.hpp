@@ -7,6 +7,7 @@
 //   the first kept token whose cumulative probability exceeds u · Σ.
 // Sums are chunked block scans of fixed shape, so the same u gives the same token every time.
 // Two phase like CUB: sampling_workspace_size(vocab), then sample(..., workspace, bytes, stream).
+// Device functions are inline and kernels templates, so the header links from several translation units.
 #pragma once
 
 #include <cub/block/block_reduce.cuh>
@@ -60,7 +61,8 @@ __device__ int first_exceeding(int n, float target, F f) {
     return s_found >= 0 ? s_found : n - 1;
 }
 
-__device__ float block_sum(float v) {
+// Σ v over the block of 256 threads, returned to every thread.
+__device__ inline float block_sum(float v) {
     using reduce = cub::BlockReduce<float, 256>;
     __shared__ typename reduce::TempStorage storage;
     __shared__ float s_total;
@@ -73,6 +75,7 @@ __device__ float block_sum(float v) {
 }
 
 // sorted_logits, sorted_ids: (V) descending; token: (1) out. One block of 256 threads.
+template <int = 0>
 __global__ void __launch_bounds__(256) draw(const float* __restrict__ sorted_logits, const int* __restrict__ sorted_ids,
                                             int vocab, sampling_config config, float u, int* __restrict__ token) {
     const float top = sorted_logits[0];
@@ -133,12 +136,12 @@ inline void sample(const float* logits, int vocab, const sampling_config& config
     require_aligned(workspace, workspace_alignment, "moe::cuda::sample", "workspace");
     workspace_layout layout(workspace, workspace_bytes);
     const detail::sampling_buffers b = detail::carve_sampling(layout, vocab);
-    kernels::iota<<<blocks_for(vocab, 256), 256, 0, stream>>>(b.ids, vocab);
+    kernels::iota<><<<blocks_for(vocab, 256), 256, 0, stream>>>(b.ids, vocab);
     MOE_CUDA_CHECK_LAUNCH();
     std::size_t bytes = b.sort_bytes;
     MOE_CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(b.sort_storage, bytes, logits, b.sorted_logits, b.ids,
                                                              b.sorted_ids, vocab, 0, 32, stream));
-    kernels::draw<<<1, 256, 0, stream>>>(b.sorted_logits, b.sorted_ids, vocab, config, u, token);
+    kernels::draw<><<<1, 256, 0, stream>>>(b.sorted_logits, b.sorted_ids, vocab, config, u, token);
     MOE_CUDA_CHECK_LAUNCH();
 }
 

@@ -1,0 +1,200 @@
+# cmake -DROOT=<repository root> -P check_comment_paths.cmake
+# No comment may point outside the repository. Reads every comment (// and /* */ in C++ and CUDA sources, # in
+# CMake, shell and Python files, and Python docstrings) under include/, tests/ (but tests/data/), examples/, bench/,
+# tools/ and cmake/, and checks three kinds of reference:
+#   - a relative path that starts with a folder of this repository (moe/, docs/, tests/, tools/, bench/, examples/,
+#     include/, models/, cmake/) or ends in a file extension (.hpp, .cpp, .py, .md, ...) must exist, looked up from the
+#     repository root, include/, include/moe/ and the commenting file's folder and its parents; `name` alone may also
+#     be a built program whose source is `name.<ext>` (bench/eval_reasoning). A path into another project's tree
+#     ("ggml/src/ggml-quants.c") fails too: describe it instead ("ggml's quantize_row_q8_0_ref").
+#     Placeholders are allowed: the part before `<...>` must exist (tests/data/tokenizers/<case>/), a `*` must match.
+#   - an absolute path to a source or document (/DECODING.md, /work/x/y.hpp) always fails: it is outside.
+#   - a bare upper-case document name (ROUTERS.md) or header name (hf_names.hpp) must be the name of a file of the
+#     repository (somewhere: "see matrix_view.hpp" is not resolved further).
+# URLs, and paths right after [ or < (usage placeholders), are not checked. The files are listed when the test runs,
+# so new files are covered; this folder (its examples and test tree) is not.
+cmake_minimum_required(VERSION 3.20)  # IN_LIST, while()
+if(NOT DEFINED ROOT)
+  get_filename_component(ROOT "${CMAKE_CURRENT_LIST_DIR}/../.." ABSOLUTE)
+endif()
+
+set(_roots "moe|docs|tests|tools|bench|examples|include|models|cmake")
+set(_exts "hpp|h|hh|cpp|cc|c|cu|cuh|py|sh|md|cmake|json|txt|safetensors|png|in")
+set(_tok "[A-Za-z0-9_.*<>-]")
+set(_path_re "(^|[^A-Za-z0-9_./<>:@$-])([A-Za-z_.][A-Za-z0-9_.-]*(/${_tok}+)+/?)")
+set(_abs_re "(^|[^A-Za-z0-9_./<>:@$~-])(/[A-Za-z0-9_.-]+(/${_tok}+)*\\.(${_exts}))")
+# A string or character literal; backslashes are replaced by the character _esc first (see below).
+string(ASCII 1 _esc)
+set(_str "\"([^\"${_esc}]|${_esc}.)*\"|'([^'${_esc}]|${_esc}.)*'")
+set(_doc_re "(^|[^A-Za-z0-9_./<>*-])([A-Z][A-Z0-9_]+\\.md)")
+set(_hpp_re "(^|[^A-Za-z0-9_./<>*-])([A-Za-z_][A-Za-z0-9_-]*\\.hpp)")
+
+file(RELATIVE_PATH _self "${ROOT}" "${CMAKE_CURRENT_LIST_DIR}")
+string(REGEX REPLACE "([][+.*()^$?|])" "\\\\\\1" _self "${_self}")  # a literal in the regex below
+file(GLOB_RECURSE _all_files LIST_DIRECTORIES false RELATIVE "${ROOT}" "${ROOT}/*")
+set(_repo_names "")
+set(_files "")
+foreach(_f IN LISTS _all_files)
+  if(_f MATCHES "^(build|\\.git|shared)/")
+    continue()
+  endif()
+  get_filename_component(_name "${_f}" NAME)
+  list(APPEND _repo_names "${_name}")
+  if(_f MATCHES "^(include|tests|examples|bench|tools|cmake)/" AND NOT _f MATCHES "^tests/data/"
+     AND NOT _f MATCHES "^${_self}/"  # this test's own examples and fixture
+     AND (_f MATCHES "\\.(hpp|h|cpp|cc|cu|cuh|py|sh|cmake|in)$" OR _name STREQUAL "CMakeLists.txt"))
+    list(APPEND _files "${_f}")
+  endif()
+endforeach()
+if(EXISTS "${ROOT}/CMakeLists.txt")
+  list(APPEND _files "CMakeLists.txt")
+endif()
+list(REMOVE_DUPLICATES _repo_names)
+
+# True in ${out} when `path` (relative) exists from the root, include/, include/moe/, or `dir` and its parents.
+function(_resolves path dir out)
+  set(_bases "${ROOT}" "${ROOT}/include" "${ROOT}/include/moe")
+  set(_d "${dir}")
+  while(NOT _d STREQUAL "")
+    list(APPEND _bases "${ROOT}/${_d}")
+    get_filename_component(_d "${_d}" DIRECTORY)
+  endwhile()
+  string(REGEX REPLACE "/$" "" path "${path}")
+  if(path MATCHES "<")  # a placeholder: its folder must exist
+    string(REGEX REPLACE "/?[^/]*<.*$" "" path "${path}")
+    if(path STREQUAL "")
+      set(${out} TRUE PARENT_SCOPE)
+      return()
+    endif()
+  endif()
+  foreach(_b IN LISTS _bases)
+    if(path MATCHES "\\*")
+      file(GLOB _hits "${_b}/${path}")
+    elseif(EXISTS "${_b}/${path}")
+      set(_hits TRUE)
+    else()
+      file(GLOB _hits "${_b}/${path}.*")  # a program built from path.cpp, a script run as path
+    endif()
+    if(_hits)
+      set(${out} TRUE PARENT_SCOPE)
+      return()
+    endif()
+  endforeach()
+  set(${out} FALSE PARENT_SCOPE)
+endfunction()
+
+set(_failures "")
+set(_checked 0)
+foreach(_f IN LISTS _files)
+  file(READ "${ROOT}/${_f}" _text)
+  # One list element per line: ; and [ ] would split or join elements.
+  string(REPLACE ";" "," _text "${_text}")
+  string(REPLACE "[" "<" _text "${_text}")
+  string(REPLACE "]" ">" _text "${_text}")
+  string(REPLACE "\\" "${_esc}" _text "${_text}")  # a line ending in \ would escape the separator
+  string(REPLACE "\n" ";" _lines "${_text}")
+  get_filename_component(_dir "${_f}" DIRECTORY)
+  set(_cpp FALSE)
+  if(_f MATCHES "\\.(hpp|h|cpp|cc|cu|cuh)$")
+    set(_cpp TRUE)
+  endif()
+  set(_python FALSE)
+  if(_f MATCHES "\\.py$")
+    set(_python TRUE)
+  endif()
+  set(_in_docstring FALSE)
+  set(_n 0)
+  foreach(_line IN LISTS _lines)
+    math(EXPR _n "${_n} + 1")
+    set(_comment "")
+    if(_cpp)
+      # Code before the comment: anything but quotes and /, whole string and character literals, / not starting one.
+      string(REGEX MATCH "^@([^\"'/]|${_str}|/[^/*])*" _code "@${_line}")
+      string(LENGTH "${_code}" _at)
+      math(EXPR _at "${_at} - 1")  # the @ in front
+      string(SUBSTRING "${_line}" ${_at} -1 _rest)
+      if(_rest MATCHES "^/[/*]")
+        set(_comment "${_rest}")
+      endif()
+    else()
+      if(_python)
+        string(REGEX MATCHALL "\"\"\"|'''" _quotes "${_line}")
+        list(LENGTH _quotes _nq)
+        math(EXPR _odd "${_nq} % 2")
+        if(_in_docstring OR _nq GREATER 0)
+          set(_comment "${_line}")
+        endif()
+        if(_odd)
+          if(_in_docstring)
+            set(_in_docstring FALSE)
+          else()
+            set(_in_docstring TRUE)
+          endif()
+        endif()
+      endif()
+      if(_comment STREQUAL "")
+        string(REGEX MATCH "^@([^\"'#]|${_str})*" _code "@${_line}")
+        string(LENGTH "${_code}" _at)
+        math(EXPR _at "${_at} - 1")
+        string(SUBSTRING "${_line}" ${_at} -1 _rest)
+        if(_rest MATCHES "^#" AND NOT _code MATCHES "[$]$")  # $# in shell is not a comment
+          set(_comment "${_rest}")
+        endif()
+      endif()
+    endif()
+    if(_comment STREQUAL "")
+      continue()
+    endif()
+    # URLs are not paths.
+    string(REGEX REPLACE "[a-z]+://[^ )>`'\"]*" "" _comment "${_comment}")
+
+    string(REGEX MATCHALL "${_path_re}" _hits "${_comment}")
+    foreach(_hit IN LISTS _hits)
+      string(REGEX REPLACE "${_path_re}" "\\2" _path "${_hit}")
+      string(REGEX REPLACE "^([^<]*)>.*$" "\\1" _path "${_path}")  # an unopened > closes a [...] around the path
+      string(REGEX REPLACE "[.]+$" "" _path "${_path}")
+      if(NOT (_path MATCHES "^(${_roots})/" OR _path MATCHES "\\.(${_exts})/?$"))
+        continue()
+      endif()
+      math(EXPR _checked "${_checked} + 1")
+      _resolves("${_path}" "${_dir}" _ok)
+      if(NOT _ok)
+        list(APPEND _failures "${_f}:${_n}: '${_path}' is not a file of this repository")
+      endif()
+    endforeach()
+
+    string(REGEX MATCHALL "${_abs_re}" _hits "${_comment}")
+    foreach(_hit IN LISTS _hits)
+      string(REGEX REPLACE "${_abs_re}" "\\2" _path "${_hit}")
+      math(EXPR _checked "${_checked} + 1")
+      list(APPEND _failures "${_f}:${_n}: '${_path}' is an absolute path, outside the repository")
+    endforeach()
+
+    string(REGEX MATCHALL "${_doc_re}" _hits "${_comment}")
+    foreach(_hit IN LISTS _hits)
+      string(REGEX REPLACE "${_doc_re}" "\\2" _name "${_hit}")
+      math(EXPR _checked "${_checked} + 1")
+      if(NOT _name IN_LIST _repo_names)
+        list(APPEND _failures "${_f}:${_n}: '${_name}' is not a document of this repository")
+      endif()
+    endforeach()
+
+    string(REGEX MATCHALL "${_hpp_re}" _hits "${_comment}")
+    foreach(_hit IN LISTS _hits)
+      string(REGEX REPLACE "${_hpp_re}" "\\2" _name "${_hit}")
+      math(EXPR _checked "${_checked} + 1")
+      if(NOT _name IN_LIST _repo_names)
+        list(APPEND _failures "${_f}:${_n}: '${_name}' is not the name of any header of this repository")
+      endif()
+    endforeach()
+  endforeach()
+endforeach()
+
+list(LENGTH _files _count)
+if(_failures)
+  list(LENGTH _failures _bad)
+  string(REPLACE ";" "\n  " _report "${_failures}")
+  message(FATAL_ERROR "${_bad} comment reference(s) point outside the repository (reword them as a description, "
+                      "or point them at the file here):\n  ${_report}")
+endif()
+message("${_checked} references in the comments of ${_count} files all point into the repository")
