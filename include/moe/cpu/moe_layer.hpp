@@ -21,6 +21,7 @@
 #include "moe/cpu/swiglu_runner.hpp"
 #include "moe/runtime/thread_pool.hpp"
 #include "moe/layers/moe_layer_weights.hpp"
+#include "moe/routing/activations.hpp"
 #include "moe/routing/route_token.hpp"
 #include "moe/routing/routing_plan.hpp"
 
@@ -140,7 +141,7 @@ class moe_layer {
                     if constexpr (Config.shared_expert_gate) {
                         float dot = 0.0f;
                         for (std::int64_t d = 0; d < D; ++d) dot += weights_.shared_expert_gate.data[d] * x(t, d);
-                        gate = 1.0f / (1.0f + std::exp(-dot));
+                        gate = moe::sigmoid(dot);  // the same formula as the CUDA combine
                     }
                     const float* shared_out = shared_y_.row(t);
                     for (std::int64_t d = 0; d < D; ++d) out[d] += gate * shared_out[d];

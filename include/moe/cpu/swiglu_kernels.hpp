@@ -14,10 +14,11 @@
 
 #include "moe/cpu/products.hpp"
 #include "moe/cpu/workspace.hpp"
+#include "moe/routing/activations.hpp"
 
 namespace moe::cpu {
 
-inline float silu(float g) { return g / (1.0f + std::exp(-g)); }
+using moe::silu;  // one definition for every backend (routing/activations.hpp)
 
 // ---- prefill: activations packed once per product (pack_activations), np = padded_tokens(n) ----
 

@@ -55,9 +55,10 @@ class moe_layer {
 
    public:
     static constexpr moe_layer_config config = Config;
-    static_assert(Config.weights != weight_format::q8_0,
-                  "moe::cuda::moe_layer: weight_format::q8_0 (8-bit weights) is CPU-only for now; use "
-                  "weight_format::bf16 on CUDA");
+    // The format's traits say which backends run it (moe/precision/formats/); today fp32, bf16 and fp16.
+    static_assert(weight_format_traits<Config.weights>::cuda,
+                  "moe::cuda::moe_layer: this weight_format has no CUDA kernels (bf16_compute and q8_0 are CPU-only "
+                  "for now; see weight_format_traits<F>::cuda) — use weight_format::bf16 on CUDA");
     using storage = storage_t<Config.weights>;
     using value_type = device_t<storage>;  // float, __nv_bfloat16 or __half
     static constexpr int D = Config.model_width, F = Config.expert_width, E = Config.experts, K = Config.top_k,
@@ -68,9 +69,6 @@ class moe_layer {
                   "moe::cuda::moe_layer: model_width, expert_width and the shared width must be multiples of 8 for "
                   "bf16/fp16 weights (4 for fp32): the kernels load weight rows as 16-byte vectors. Pad the "
                   "weights or use moe::cpu::moe_layer.");
-    static_assert(Config.weights != weight_format::bf16_compute,
-                  "moe::cuda::moe_layer: weight_format::bf16_compute (bf16 x bf16 products) is CPU-only; use "
-                  "weight_format::bf16 on CUDA (bf16 weights, fp32 activations)");
     static_assert(E <= 4096, "moe::cuda::moe_layer: at most 4096 experts (the router keeps a token's scores in "
                              "shared memory; kernels/router.hpp)");
 

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "moe/config/precision.hpp"
+#include "moe/precision/formats.hpp"
 #include "moe/precision/half_types.hpp"
 
 namespace moe::io {
@@ -101,15 +102,16 @@ constexpr dtype dtype_of() {
     else return dtype::f16;
 }
 
+// The safetensors dtype a format's matrices are read in place from; f32 for a format with no safetensors dtype of
+// its own (block-quantized formats are quantized at load from any float tensor). Derived from the format traits.
 constexpr dtype dtype_of(weight_format format) {
-    switch (format) {
-        case weight_format::fp32: return dtype::f32;
-        case weight_format::bf16: return dtype::bf16;
-        case weight_format::fp16: return dtype::f16;
-        case weight_format::bf16_compute: return dtype::bf16;
-        case weight_format::q8_0: return dtype::f32;  // no safetensors dtype: quantized at load from any float
-    }
-    return dtype::f32;
+    return with_format_traits(
+        format,
+        []<class Traits>(Traits) {
+            if constexpr (is_weight_type_v<typename Traits::storage>) return dtype_of<typename Traits::storage>();
+            else return dtype::f32;
+        },
+        dtype::f32);
 }
 
 }  // namespace moe::io

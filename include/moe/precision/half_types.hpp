@@ -9,7 +9,7 @@
 #include <bit>
 #include <cstdint>
 
-#include "moe/config/macros.hpp"
+#include "moe/macros.hpp"
 
 namespace moe {
 

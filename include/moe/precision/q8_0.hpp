@@ -18,7 +18,7 @@
 #include <cstdint>
 
 #include "moe/precision/half_types.hpp"
-#include "moe/tensor/matrix_view.hpp"
+#include "moe/precision/weights_per_element.hpp"
 
 namespace moe {
 

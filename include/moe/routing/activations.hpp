@@ -8,7 +8,7 @@
 
 #include <cmath>
 
-#include "moe/config/macros.hpp"
+#include "moe/macros.hpp"
 
 namespace moe {
 

@@ -5,7 +5,7 @@
 // the same formulas warp-parallel. Plain C++ with no dependencies, callable on the host and the device; fp32.
 #pragma once
 
-#include "moe/config/macros.hpp"
+#include "moe/macros.hpp"
 #include "moe/config/router_config.hpp"
 #include "moe/routing/activations.hpp"
 #include "moe/routing/router_math.hpp"

@@ -12,7 +12,7 @@
 
 #include <cmath>
 
-#include "moe/config/macros.hpp"
+#include "moe/macros.hpp"
 #include "moe/config/router_config.hpp"
 #include "moe/routing/activations.hpp"
 #include "moe/routing/top_k.hpp"

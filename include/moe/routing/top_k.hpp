@@ -5,7 +5,7 @@
 // (ties) go to the LOWER index first. CPU and GPU use this same function, so they pick identical experts.
 #pragma once
 
-#include "moe/config/macros.hpp"
+#include "moe/macros.hpp"
 
 namespace moe {
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "moe/error.hpp"
+#include "moe/precision/weights_per_element.hpp"
 
 namespace moe {
 
@@ -23,10 +24,6 @@ class shape_error : public error_with<std::invalid_argument> {
    public:
     using error_with::error_with;
 };
-
-// Weights held by one element of storage type T: 1, or a block's worth for block-quantized types.
-template <class T>
-inline constexpr std::int64_t weights_per_element = 1;
 
 template <class T>
 struct matrix_view {

@@ -17,6 +17,7 @@
 #include <Eigen/Core>
 
 #include "moe/cpu/eigen_maps.hpp"
+#include "moe/cpu/workspace.hpp"
 #include "moe/runtime/thread_pool.hpp"
 #include "moe/tensor/matrix_view.hpp"
 
@@ -85,7 +86,6 @@ inline void causal_attention(matrix_view<const float> q, shared_kv shared, matri
     const std::int64_t group = H / G;
     const std::int64_t token_blocks = (T + detail::query_tokens_per_item - 1) / detail::query_tokens_per_item;
     pool.parallel_for(H * token_blocks, [&](std::int64_t item) {
-        thread_local row_major_matrix weights;  // (tokens, visible)
         const std::int64_t h = item / token_blocks, g = h / group;
         const std::int64_t t0 = (item % token_blocks) * detail::query_tokens_per_item;
         const std::int64_t tokens = std::min(detail::query_tokens_per_item, T - t0);
@@ -102,7 +102,8 @@ inline void causal_attention(matrix_view<const float> q, shared_kv shared, matri
         const detail::strided_map q_h(q.row(t0) + h * Dk, tokens, Dk, Eigen::OuterStride<>(q.cols));
         const detail::strided_map k_g(keys.row(own_start) + g * Dk, own, Dk, Eigen::OuterStride<>(keys.cols));
         const detail::strided_map v_g(values.row(own_start) + g * Dv, own, Dv, Eigen::OuterStride<>(values.cols));
-        weights.resize(tokens, range);
+        Eigen::Map<row_major_matrix> weights(scratch<float>(scratch_slot::attention_scores, tokens * range), tokens,
+                                             range);  // (tokens, range)
         if (before == 0) {
             weights.noalias() = q_h * k_g.transpose();  // (tokens, range)
         } else {

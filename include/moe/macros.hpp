@@ -1,4 +1,4 @@
-// moe/config/macros.hpp — the few macros the library needs (all prefixed MOE_).
+// moe/macros.hpp — the few macros the library needs (all prefixed MOE_).
 #pragma once
 
 #if defined(__CUDACC__)
