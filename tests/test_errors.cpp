@@ -20,12 +20,12 @@
 #include "moe/io/safetensors_file.hpp"
 #include "moe/ledger/energy.hpp"
 #include "moe/models/hf_config.hpp"
+#include "moe/runtime/thread_pool.hpp"
 #include "moe/tensor/matrix_view.hpp"
 #include "moe/text/tokenizer.hpp"
 #ifdef MOE_TINY_REASONER_DIR
 #include "moe/models.hpp"
 #include "moe/models/tiny_reasoner.hpp"
-#include "moe/runtime/thread_pool.hpp"
 #endif
 #ifdef MOE_TEST_CUDA_ERRORS
 #include "moe/cuda/error.hpp"
@@ -128,6 +128,15 @@ TEST_CASE("shape_error: a tensor of the wrong shape", "[errors]") {
     const moe::host_matrix<float> w(2, 3);
     check_caught_everywhere<moe::shape_error, std::invalid_argument>(
         [&] { moe::require_shape("test", "w", w.view(), 3, 2); }, "tensor 'w' has shape (2, 3)");
+}
+
+TEST_CASE("the general precondition types: invalid_argument, out_of_range, logic_error", "[errors]") {
+    check_caught_everywhere<moe::invalid_argument, std::invalid_argument>([] { moe::thread_pool pool(0); },
+                                                                          "threads must be at least 1");
+    check_caught_everywhere<moe::out_of_range, std::out_of_range>([] { throw moe::out_of_range("index 9 of 3"); },
+                                                                  "index 9 of 3");
+    check_caught_everywhere<moe::logic_error, std::logic_error>([] { throw moe::logic_error("finished twice"); },
+                                                                "finished twice");
 }
 
 TEST_CASE("checkpoint_error: a corrupt safetensors file", "[errors]") {

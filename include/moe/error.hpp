@@ -9,8 +9,8 @@
 // catch it) and from moe::error. moe::error itself is not a std::exception: a class with two std::exception bases
 // would make `catch (const std::exception&)` ambiguous, and such a handler silently does not match.
 // A new exception type is `class my_error : public error_with<std::runtime_error> { using error_with::error_with; };`.
-// Precondition checks that throw the standard types directly (std::invalid_argument, std::logic_error) are not
-// library exception types and are not caught as moe::error.
+// Precondition checks throw the three general types below, so they too are caught as moe::error and as the
+// standard class a caller may already catch.
 #pragma once
 
 #include <exception>
@@ -38,6 +38,24 @@ class error_with : public StdBase, public error {
    public:
     using StdBase::StdBase;
     const char* what() const noexcept override { return StdBase::what(); }
+};
+
+// A call the API does not accept: an option out of its range, a missing state, zero threads. The message names it.
+class invalid_argument : public error_with<std::invalid_argument> {
+   public:
+    using error_with::error_with;
+};
+
+// An index or count outside what an object holds.
+class out_of_range : public error_with<std::out_of_range> {
+   public:
+    using error_with::error_with;
+};
+
+// Calls in an order the object does not allow (finishing twice, committing what was not reserved).
+class logic_error : public error_with<std::logic_error> {
+   public:
+    using error_with::error_with;
 };
 
 }  // namespace moe

@@ -142,7 +142,7 @@ class model<moe::model::causal_lm<Config, Stacks...>> {
 
     // Freezes a sequence (typically a prefilled prompt) so that branches can share its positions.
     static std::shared_ptr<const sequence> share(sequence&& prompt) {
-        if (prompt.prefix_) throw std::invalid_argument("causal_lm::share: the sequence already shares a prompt");
+        if (prompt.prefix_) throw moe::invalid_argument("causal_lm::share: the sequence already shares a prompt");
         return std::make_shared<const sequence>(std::move(prompt));
     }
 
@@ -213,7 +213,7 @@ class model<moe::model::causal_lm<Config, Stacks...>> {
    private:
     void validate(const step& st, std::size_t index) const {
         const std::string where = "causal_lm::forward: sequence " + std::to_string(index);
-        if (st.state == nullptr) throw std::invalid_argument(where + " has no state (make one with new_sequence)");
+        if (st.state == nullptr) throw moe::invalid_argument(where + " has no state (make one with new_sequence)");
         const std::int64_t count = static_cast<std::int64_t>(st.tokens.size());
         for (std::int64_t i = 0; i < count; ++i) {
             const std::int32_t id = st.tokens[static_cast<std::size_t>(i)];

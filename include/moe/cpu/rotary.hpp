@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "moe/error.hpp"
 #include "moe/config/attention_config.hpp"
 #include "moe/tensor/matrix_view.hpp"
 
@@ -46,7 +47,7 @@ inline double mla_softmax_scale_multiplier(const rope_parameters& rope) {
 
 // inv_freq (dim/2) exactly as the transformers rope init functions build it, in fp32.
 inline std::vector<float> rope_inverse_frequencies(const rope_parameters& rope, int dim) {
-    if (dim < 2 || dim % 2 != 0) throw std::invalid_argument("rope: dim must be even and ≥ 2, got " + std::to_string(dim));
+    if (dim < 2 || dim % 2 != 0) throw moe::invalid_argument("rope: dim must be even and ≥ 2, got " + std::to_string(dim));
     const int half = dim / 2;
     const float base = float(rope.theta);
     std::vector<float> pos_freqs(static_cast<std::size_t>(half));  // base ** (arange(0, dim, 2) / dim)
@@ -60,7 +61,7 @@ inline std::vector<float> rope_inverse_frequencies(const rope_parameters& rope, 
         return inv_freq;
     }
     if (rope.original_max_position_embeddings <= 0) {
-        throw std::invalid_argument("rope: yarn needs original_max_position_embeddings > 0");
+        throw moe::invalid_argument("rope: yarn needs original_max_position_embeddings > 0");
     }
     // find_correction_range(beta_fast, beta_slow, dim, base, original_max_position_embeddings, truncate)
     const double pi = 3.14159265358979323846;

@@ -34,6 +34,7 @@
 #include <string_view>
 #include <vector>
 
+#include "moe/error.hpp"
 #include "moe/decoding/language_model.hpp"
 #include "moe/decoding/loop_detection.hpp"
 #include "moe/decoding/rng.hpp"
@@ -162,7 +163,7 @@ class engine {
         if (!r.wait_text.empty()) wait_ = tok.encode(r.wait_text, false);
         const bool needs_close = r.thinking_budget.has_value() || r.min_thinking_tokens > 0;
         if (needs_close && !close_) {
-            throw std::invalid_argument("generate: the tokenizer has no token '" + r.close_delimiter +
+            throw moe::invalid_argument("generate: the tokenizer has no token '" + r.close_delimiter +
                                         "' to end thinking with");
         }
     }
@@ -328,9 +329,9 @@ generation_result run_branches(Model& model, const text::tokenizer& tok, std::sp
                                const generation_options& options, std::span<const std::int32_t> first_tokens,
                                executor_of<Model>& pool, const stream_callback& on_text,
                                std::vector<float>* prompt_logits_out = nullptr) {
-    if (prompt.empty()) throw std::invalid_argument("generate: the prompt needs at least one token");
-    if (options.branches < 1) throw std::invalid_argument("generate: branches must be at least 1");
-    if (options.max_tokens < 0) throw std::invalid_argument("generate: max_tokens cannot be negative");
+    if (prompt.empty()) throw moe::invalid_argument("generate: the prompt needs at least one token");
+    if (options.branches < 1) throw moe::invalid_argument("generate: branches must be at least 1");
+    if (options.max_tokens < 0) throw moe::invalid_argument("generate: max_tokens cannot be negative");
     const std::int64_t V = model.vocab_size(), P = static_cast<std::int64_t>(prompt.size());
     const std::size_t B = static_cast<std::size_t>(options.branches);
 

@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "moe/error.hpp"
 #include "moe/decoding/rng.hpp"
 
 namespace moe::decoding {
@@ -166,7 +167,7 @@ inline std::vector<double> probabilities(std::span<const candidate> c) {
 inline std::int32_t sample(std::span<const float> logits, std::span<const std::int32_t> history,
                            const sampler_config& config, rng& random) {
     const std::vector<candidate> c = apply_sampler_chain(logits, history, config);
-    if (c.empty()) throw std::logic_error("sampler: no candidate survived the chain");
+    if (c.empty()) throw moe::logic_error("sampler: no candidate survived the chain");
     if (c.size() == 1) return c[0].id;
     const std::vector<double> p = probabilities(c);
     const double u = random.uniform();
@@ -201,7 +202,7 @@ struct step_statistics {
 };
 inline step_statistics statistics(std::span<const float> logits, std::int32_t id) {
     if (id < 0 || static_cast<std::size_t>(id) >= logits.size())
-        throw std::out_of_range("sampler: token id " + std::to_string(id) + " is outside the vocabulary");
+        throw moe::out_of_range("sampler: token id " + std::to_string(id) + " is outside the vocabulary");
     const double max = *std::max_element(logits.begin(), logits.end());
     double z = 0.0, first = -INFINITY, second = -INFINITY;
     for (const float l : logits) {

@@ -44,7 +44,7 @@ constexpr std::string_view name_of(energy_source s) {
 inline energy_source energy_source_from(std::string_view name) {
     for (auto s : {energy_source::rapl, energy_source::amd_energy, energy_source::nvml, energy_source::estimate})
         if (name_of(s) == name) return s;
-    throw std::invalid_argument("moe::ledger: unknown energy source '" + std::string(name) + "'");
+    throw moe::invalid_argument("moe::ledger: unknown energy source '" + std::string(name) + "'");
 }
 
 // The estimate: E = flops · joules_per_flop + bytes · joules_per_byte. Defaults are Horowitz's 45 nm figures

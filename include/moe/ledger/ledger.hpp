@@ -22,6 +22,7 @@
 #include <string_view>
 #include <utility>
 
+#include "moe/error.hpp"
 #include "moe/ledger/cost.hpp"
 #include "moe/ledger/energy.hpp"
 
@@ -122,7 +123,7 @@ class tracker {
 
     // Counts one forward call of `tokens` new tokens after `context` cached positions in the open phase.
     void forward(std::int64_t tokens, std::int64_t context, std::int64_t logit_rows = 1) {
-        if (!open_) throw std::logic_error("moe::ledger::tracker::forward: call begin(phase) first");
+        if (!open_) throw moe::logic_error("moe::ledger::tracker::forward: call begin(phase) first");
         phase_entry& e = ledger_[*open_];
         e.tokens += tokens;
         e.calls += 1;

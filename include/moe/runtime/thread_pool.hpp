@@ -23,13 +23,15 @@
 #include <thread>
 #include <vector>
 
+#include "moe/error.hpp"
+
 namespace moe {
 
 class thread_pool {
    public:
     // `threads` counts the calling thread: thread_pool(1) runs everything on the caller.
     explicit thread_pool(int threads = 1) {
-        if (threads < 1) throw std::invalid_argument("thread_pool: threads must be at least 1, got " + std::to_string(threads));
+        if (threads < 1) throw moe::invalid_argument("thread_pool: threads must be at least 1, got " + std::to_string(threads));
         for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
     }
     thread_pool(const thread_pool&) = delete;

@@ -32,9 +32,9 @@ class cache_positions {
    public:
     explicit cache_positions(std::int64_t capacity, std::int64_t shared = 0)
         : capacity_(capacity), size_(shared), shared_(shared) {
-        if (capacity < 0) throw std::invalid_argument("kv cache: capacity cannot be negative");
+        if (capacity < 0) throw moe::invalid_argument("kv cache: capacity cannot be negative");
         if (shared < 0 || shared > capacity) {
-            throw std::invalid_argument("kv cache: a shared prefix of " + std::to_string(shared) +
+            throw moe::invalid_argument("kv cache: a shared prefix of " + std::to_string(shared) +
                                         " positions does not fit a capacity of " + std::to_string(capacity));
         }
     }
@@ -62,7 +62,7 @@ class cache_positions {
    protected:
     // Absolute position → row of the cache's own storage; writing into the shared prefix is a bug.
     std::int64_t own_row(std::int64_t position) const {
-        if (position < shared_) throw std::logic_error("kv cache: the shared prefix is read-only");
+        if (position < shared_) throw moe::logic_error("kv cache: the shared prefix is read-only");
         return position - shared_;
     }
 
@@ -81,7 +81,7 @@ class kv_cache : public cache_positions {
     // Positions [0, prefix.size()) are read from `prefix` without a copy; rows for the rest are allocated here.
     // `prefix` must not itself share (one level keeps attention at two segments).
     static kv_cache sharing(const kv_cache& prefix, std::int64_t capacity) {
-        if (prefix.shared() != 0) throw std::invalid_argument("kv_cache::sharing: the prefix itself shares a prefix");
+        if (prefix.shared() != 0) throw moe::invalid_argument("kv_cache::sharing: the prefix itself shares a prefix");
         return kv_cache(prefix, capacity);
     }
 
@@ -127,7 +127,7 @@ class latent_cache : public cache_positions {
 
     // Positions [0, prefix.size()) are read from `prefix` without a copy (see kv_cache::sharing).
     static latent_cache sharing(const latent_cache& prefix, std::int64_t capacity) {
-        if (prefix.shared() != 0) throw std::invalid_argument("latent_cache::sharing: the prefix itself shares a prefix");
+        if (prefix.shared() != 0) throw moe::invalid_argument("latent_cache::sharing: the prefix itself shares a prefix");
         return latent_cache(prefix, capacity);
     }
 
