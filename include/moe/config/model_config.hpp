@@ -1,8 +1,8 @@
 // moe/config/model_config.hpp — the parts of a causal language model outside its decoder layers.
 //
-// The decoder layers are types of their own (moe::cpu::decoder_layer<Attention, FeedForward>, stacked with
-// moe::cpu::layer_stack); this value fixes the embedding, the final norm, the LM head and which family's
-// checkpoint names and config.json fields the model reads.
+// The decoder layers are description nodes of their own (moe::model::decoder<Attention, FeedForward>, stacked with
+// moe::model::stack, moe/model/description.hpp); this value fixes the embedding, the final norm, the LM head and
+// which family's checkpoint names and config.json fields the model reads (its checkpoint_conventions).
 #pragma once
 
 #include <string_view>

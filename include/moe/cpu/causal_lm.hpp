@@ -86,7 +86,7 @@ class model<moe::model::causal_lm<Config, Stacks...>> {
             std::apply([&](const auto&... per_stack) { ((bytes += bytes_of(per_stack)), ...); }, caches_);
             return bytes;
         }
-        // Per-layer caches, one vector per layer_stack (tests check where shared rows live).
+        // Per-layer caches, one vector per model::stack (tests check where shared rows live).
         const caches_type& caches() const { return caches_; }
 
        private:
