@@ -6,12 +6,12 @@
 //   - any other file: a single safetensors file.
 // Every shard is mapped and validated on open, and every tensor the index lists must be in its shard, so a broken
 // checkpoint fails at load time rather than halfway through building a model. Tensors present in a shard but
-// absent from the weight_map are ignored (as transformers does).
+// absent from the weight_map are ignored (as transformers does). Only regular files are read, and every shard must
+// resolve inside the checkpoint directory (detail::shard_escape; docs/checkpoints.md, "Untrusted files").
 #pragma once
 
 #include <cstddef>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -24,11 +24,50 @@
 #include "moe/io/safetensors_file.hpp"
 #include "moe/io/safetensors_parse.hpp"
 #include "moe/io/tensor_info.hpp"
+#include "moe/runtime/regular_file.hpp"
 
 namespace moe::io {
 
 inline constexpr std::string_view single_file_name = "model.safetensors";
 inline constexpr std::string_view index_file_name = "model.safetensors.index.json";
+
+namespace detail {
+
+// Why the shard `name` from an index in `directory` would be read from outside that directory, or "" when it stays
+// inside. Lexically: no absolute path, no root name, no '..' component, no NUL byte. Then through symbolic links: the
+// shard's canonical path must lie inside the directory's canonical path — or, for the Hugging Face hub cache
+// (<repo>/snapshots/<revision>/ whose files link to <repo>/blobs/), inside that repository's blobs folder. Nothing
+// is opened or read here, so a refused shard never shows a byte of the file it points at.
+inline std::string shard_escape(const std::filesystem::path& directory, const std::string& name) {
+    namespace fs = std::filesystem;
+    if (name.empty()) return "must be a file name relative to the index";
+    if (name.find('\0') != std::string::npos) return "contains a NUL byte";
+    const fs::path relative(name);
+    if (relative.is_absolute() || relative.has_root_name() || relative.has_root_directory()) {
+        return "is an absolute path: it must be a file name relative to the index, inside the checkpoint directory";
+    }
+    for (const auto& part : relative) {
+        if (part == "..") return "has a '..' component: it must be a file name relative to the index, inside the checkpoint directory";
+    }
+    std::error_code error;
+    const fs::path target = fs::canonical(directory / relative, error);
+    if (error) return {};  // missing or unreadable: reported as such by the caller
+    const fs::path root = fs::canonical(directory.empty() ? fs::path(".") : directory, error);
+    if (error) return {};
+    auto inside = [&](const fs::path& folder) {
+        auto t = target.begin();
+        for (auto f = folder.begin(); f != folder.end(); ++f, ++t) {
+            if (f->empty()) continue;  // a trailing separator
+            if (t == target.end() || *t != *f) return false;
+        }
+        return true;
+    };
+    if (inside(root)) return {};
+    if (root.parent_path().filename() == "snapshots" && inside(root.parent_path().parent_path() / "blobs")) return {};
+    return "is a symbolic link that resolves outside the checkpoint directory: shards must be inside it (not read)";
+}
+
+}  // namespace detail
 
 class checkpoint {
    public:
@@ -91,11 +130,13 @@ class checkpoint {
 
     void open_index(const std::filesystem::path& file) {
         index_path_ = file.string();
-        std::ifstream stream(file, std::ios::binary);
-        if (!stream) throw detail::file_error(index_path_, "cannot open");
+        std::string text;
+        if (auto problem = moe::detail::read_regular_file(file, text); !problem.empty()) {
+            throw detail::file_error(index_path_, problem);  // a FIFO, device or directory is refused, never read
+        }
         nlohmann::json index;
         try {
-            index = nlohmann::json::parse(stream);
+            index = nlohmann::json::parse(text);
         } catch (const nlohmann::json::exception& error) {
             throw detail::file_error(index_path_, std::string("malformed JSON: ") + error.what());
         }
@@ -120,12 +161,11 @@ class checkpoint {
             auto number = shard_numbers.find(shard_name);
             if (number == shard_numbers.end()) {
                 const std::filesystem::path shard_path = directory / shard_name;
-                if (shard_name.empty() || std::filesystem::path(shard_name).is_absolute()) {
-                    throw detail::file_error(index_path_, "tensor '" + tensor + "': shard '" + shard_name +
-                                                              "' must be a file name relative to the index");
+                if (auto problem = detail::shard_escape(directory, shard_name); !problem.empty()) {
+                    throw detail::file_error(index_path_, "tensor '" + tensor + "': shard '" + shard_name + "' " + problem);
                 }
                 std::error_code error;
-                if (!std::filesystem::is_regular_file(shard_path, error)) {
+                if (!std::filesystem::exists(shard_path, error)) {
                     throw detail::file_error(index_path_, "tensor '" + tensor + "': shard '" + shard_name +
                                                               "' does not exist (" + shard_path.string() + ")");
                 }

@@ -30,6 +30,7 @@
 #include <utility>
 
 #include "moe/io/checkpoint_error.hpp"
+#include "moe/runtime/regular_file.hpp"
 
 namespace moe::io {
 
@@ -85,19 +86,11 @@ class mapped_file {
 
     explicit mapped_file(const std::filesystem::path& path, file_memory memory = file_memory::mapped)
         : path_(path.string()) {
-        const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) throw detail::file_error(path_, std::string("cannot open: ") + std::strerror(errno));
-        struct stat info {};
-        if (::fstat(fd, &info) != 0) {
-            const int error = errno;
-            ::close(fd);
-            throw detail::file_error(path_, std::string("cannot stat: ") + std::strerror(error));
-        }
-        if (!S_ISREG(info.st_mode)) {
-            ::close(fd);
-            throw detail::file_error(path_, "not a regular file");
-        }
-        size_ = static_cast<std::size_t>(info.st_size);
+        // Only a regular file: a FIFO, device or directory is refused without blocking (moe/runtime/regular_file.hpp).
+        moe::detail::regular_file file = moe::detail::regular_file::open(path);
+        if (!file) throw detail::file_error(path_, file.problem());
+        const int fd = file.fd();
+        size_ = file.size();
         if (size_ > 0 && memory == file_memory::huge_pages) {
             read_into_huge_pages(fd);
         } else if (size_ > 0) {  // mmap of length 0 fails; an empty file is reported by the parser instead
@@ -105,13 +98,11 @@ class mapped_file {
             void* address = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
             if (address == MAP_FAILED) {
                 const int error = errno;
-                ::close(fd);
                 throw detail::file_error(path_, std::string("cannot mmap: ") + std::strerror(error));
             }
             data_ = static_cast<const std::byte*>(address);
         }
-        ::close(fd);  // the mapping keeps the file alive
-    }
+    }  // `file` closes the descriptor; the mapping keeps the file alive
 
     mapped_file(const mapped_file&) = delete;
     mapped_file& operator=(const mapped_file&) = delete;
@@ -140,13 +131,12 @@ class mapped_file {
     static constexpr std::size_t huge_page_bytes = std::size_t{2} << 20;
 
     // Anonymous memory rounded up to whole huge pages, advised for THP, filled by pread, then made read-only.
-    // Closes nothing: the caller closes fd.
+    // Closes nothing: the caller owns fd.
     void read_into_huge_pages(int fd) {
         mapping_size_ = (size_ + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes;
         void* address = ::mmap(nullptr, mapping_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (address == MAP_FAILED) {
             const int error = errno;
-            ::close(fd);
             throw detail::file_error(path_, "cannot allocate " + std::to_string(mapping_size_) +
                                                 " bytes to read the file into: " + std::strerror(error));
         }
@@ -162,7 +152,6 @@ class mapped_file {
             if (got < 0 && errno == EINTR) continue;
             if (got <= 0) {
                 const int error = got < 0 ? errno : 0;
-                ::close(fd);
                 unmap();
                 throw detail::file_error(path_, error != 0 ? std::string("cannot read: ") + std::strerror(error)
                                                            : std::string("file shrank while being read"));

@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <optional>
 #include <stdexcept>
@@ -19,6 +18,7 @@
 
 #include "moe/config/attention_config.hpp"
 #include "moe/error.hpp"
+#include "moe/runtime/regular_file.hpp"
 
 namespace moe {
 
@@ -32,10 +32,12 @@ class hf_config {
    public:
     // Reads and parses `path` (a config.json). Throws config_error naming the file on I/O or JSON errors.
     explicit hf_config(const std::filesystem::path& path) : file_(path.string()) {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) throw config_error(file_ + ": cannot open the file");
+        std::string text;  // only a regular file is read: a FIFO, device or directory is refused, never blocks
+        if (auto problem = detail::read_regular_file(path, text); !problem.empty()) {
+            throw config_error(file_ + ": " + problem);
+        }
         try {
-            json_ = nlohmann::json::parse(in);
+            json_ = nlohmann::json::parse(text);
         } catch (const nlohmann::json::exception& e) {
             throw config_error(file_ + ": malformed JSON (" + e.what() + ")");
         }

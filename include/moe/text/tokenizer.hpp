@@ -6,14 +6,13 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <span>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "moe/runtime/regular_file.hpp"
 #include "moe/text/added_vocabulary.hpp"
 #include "moe/text/bpe.hpp"
 #include "moe/text/decoder.hpp"
@@ -30,13 +29,14 @@ class tokenizer {
     // Reads tokenizer.json. When a tokenizer_config.json sits next to it, its bos_token / eos_token are read too.
     static tokenizer from_file(const std::filesystem::path& path) {
         const std::string name = path.string();
-        std::ifstream in(path, std::ios::binary);
-        if (!in) throw detail::error_at(name, "cannot open file");
-        std::stringstream buffer;
-        buffer << in.rdbuf();
-        tokenizer t = from_json(buffer.str(), name);
+        std::string text;  // only a regular file is read: a FIFO, device or directory is refused, never blocks
+        if (auto problem = moe::detail::read_regular_file(path, text); !problem.empty()) {
+            throw detail::error_at(name, problem);
+        }
+        tokenizer t = from_json(text, name);
         const auto config = path.parent_path() / "tokenizer_config.json";
-        if (std::filesystem::exists(config)) t.read_config(config);
+        std::error_code absent;
+        if (std::filesystem::exists(config, absent)) t.read_config(config);
         return t;
     }
 
@@ -170,10 +170,13 @@ class tokenizer {
 
    private:
     void read_config(const std::filesystem::path& path) {
-        std::ifstream in(path, std::ios::binary);
+        std::string text;
+        if (auto problem = moe::detail::read_regular_file(path, text); !problem.empty()) {
+            throw detail::error_at(path.string(), problem);
+        }
         detail::json config;
         try {
-            config = detail::json::parse(in);
+            config = detail::json::parse(text);
         } catch (const detail::json::exception& e) {
             throw detail::error_at(path.string(), std::string("invalid JSON: ") + e.what());
         }
