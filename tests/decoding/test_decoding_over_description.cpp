@@ -79,6 +79,25 @@ TEST_CASE("a model from a description: weights are backend-free views, the CPU m
     CHECK_THROWS_AS(model_type(short_weights), moe::shape_error);
 }
 
+TEST_CASE("one sequence given twice in a call is refused before anything changes") {
+    model_type model = moe::load_model<model_type>(dir);
+    moe::thread_pool pool(1);
+    auto seq = model.new_sequence(16);
+    const std::vector<std::int32_t> first{1, 2, 3}, second{4};
+    moe::host_matrix<float> a(1, model_type::V), b(1, model_type::V);
+    const model_type::step steps[] = {{first, &seq, a.view()}, {second, &seq, b.view()}};
+    CHECK_THROWS_AS(model.forward(std::span<const model_type::step>(steps), pool), moe::invalid_argument);
+    CHECK_THROWS_WITH(model.forward(std::span<const model_type::step>(steps), pool),
+                      Catch::Contains("sequences 0 and 1 of the call are the same sequence"));
+    CHECK(seq.size() == 0);
+    // The sequence is still usable, and gives the same logits as a fresh one.
+    model.forward(first, seq, a.view(), pool);
+    auto fresh = model.new_sequence(16);
+    model.forward(first, fresh, b.view(), pool);
+    CHECK(seq.size() == 3);
+    for (std::int64_t v = 0; v < model_type::V; ++v) REQUIRE(a(0, v) == b(0, v));
+}
+
 TEST_CASE("generation and the reasoning controls run over the description's CPU model") {
     model_type model = moe::load_model<model_type>(dir);
     const auto tok = moe::text::tokenizer::from_file(dir + "/tokenizer.json");

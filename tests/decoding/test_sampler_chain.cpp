@@ -126,6 +126,32 @@ TEST_CASE("sampling draws one uniform number and walks the cumulative distributi
     CHECK(std::abs(count[0] / double(n) - 0.2) < 0.015);
 }
 
+TEST_CASE("tiny temperatures behave as greedy (l / T overflowing to infinity is not a NaN softmax)", "[decoding]") {
+    // Logits of both signs and a negative best, so l / T overflows to +inf and -inf at once.
+    const std::vector<float> l{-3.0f, 2.5f, -0.5f, 1.0f, 2.4f};
+    for (const auto& order : {sampler_orders::llama_cpp, sampler_orders::hugging_face}) {
+        for (const float T : {1e-30f, 1e-38f, 1e-39f, 1e-45f}) {
+            sampler_config c = off();
+            c.order = order;
+            c.temperature = T;
+            rng r(99);
+            for (int k = 0; k < 200; ++k) REQUIRE(sample(l, {}, c, r) == 1);
+            // The chain keeps the best at a finite logit and pushes the rest to -inf (probability 0).
+            const auto kept = apply_sampler_chain(l, {}, c);
+            REQUIRE(!kept.empty());
+            CHECK(kept[0].id == 1);
+            const auto p = probabilities(kept);
+            CHECK(p[0] == 1.0);
+        }
+    }
+    // A negative-only row: the largest (least negative) still wins.
+    const std::vector<float> negative{-9.0f, -2.0f, -7.0f};
+    sampler_config c = off();
+    c.temperature = 1e-40f;
+    rng r(3);
+    for (int k = 0; k < 50; ++k) REQUIRE(sample(negative, {}, c, r) == 1);
+}
+
 TEST_CASE("log-probabilities and the top-two margin come from the raw logits", "[decoding]") {
     const std::vector<float> l{0.0f, 2.0f, 1.0f};
     const double z = 1.0 + std::exp(2.0) + std::exp(1.0);

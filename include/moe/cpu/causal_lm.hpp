@@ -177,6 +177,14 @@ class model<moe::model::causal_lm<Config, Stacks...>> {
         std::vector<std::int64_t> start(steps.size() + 1, 0);
         for (std::size_t s = 0; s < steps.size(); ++s) {
             validate(steps[s], s);
+            // One sequence twice in a call would append to its caches twice from the same position.
+            for (std::size_t earlier = 0; earlier < s; ++earlier) {
+                if (steps[earlier].state == steps[s].state) {
+                    throw moe::invalid_argument("causal_lm::forward: sequences " + std::to_string(earlier) + " and " +
+                                                std::to_string(s) + " of the call are the same sequence; give each "
+                                                "sequence once per call");
+                }
+            }
             start[s + 1] = start[s] + static_cast<std::int64_t>(steps[s].tokens.size());
         }
         const std::int64_t T = start.back();

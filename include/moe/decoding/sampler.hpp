@@ -21,6 +21,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -143,7 +144,27 @@ inline std::vector<candidate> apply_sampler_chain(std::span<const float> logits,
                     c = {*best};
                     sorted = true;
                 } else if (config.temperature != 1.0f) {
-                    for (candidate& x : c) x.logit /= config.temperature;
+                    // A tiny temperature (≲ 1e-38 for logits near 1) overflows l / T to ±inf, and inf − inf is NaN
+                    // in the softmax, which then picked the least likely candidate. Softmax ignores a shift, so
+                    // then divide l − max instead: the best logits stay 0 and the rest go to −inf, the greedy limit
+                    // of T → 0. Temperatures that do not overflow keep the plain l / T.
+                    const float T = config.temperature;
+                    float max = -std::numeric_limits<float>::infinity();
+                    bool overflows = false;
+                    for (const candidate& x : c) {
+                        max = std::max(max, x.logit);
+                        overflows |= std::isinf(x.logit / T) && !std::isinf(x.logit);
+                    }
+                    for (candidate& x : c) {
+                        if (!overflows) {
+                            x.logit /= T;
+                            continue;
+                        }
+                        const double shifted = (double(x.logit) - double(max)) / double(T);
+                        x.logit = shifted < -double(std::numeric_limits<float>::max())
+                                      ? -std::numeric_limits<float>::infinity()
+                                      : float(shifted);
+                    }
                 }
                 break;
         }
