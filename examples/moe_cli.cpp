@@ -4,9 +4,20 @@
 //   moe_cli CHECKPOINT_DIR -p "What is 12 + 30?" [--temp 0.6 --top-p 0.95 --reasoning-budget 512 …]
 //   moe_cli CHECKPOINT_DIR                       (no -p: interactive chat, one user turn per line, empty line ends)
 //
-// The directory needs config.json, safetensors weights and tokenizer.json. As in next_token, the model type is
-// chosen at compile time: the first type of `known_models` whose configuration matches config.json runs.
+// The directory needs config.json, safetensors weights and tokenizer.json. The model type is chosen at compile
+// time: the first type of `known_models` whose configuration matches config.json runs. Those types come from the
+// header MOE_MODELS_HEADER names, generated from your checkpoints by moe_card (cmake/moe_models.cmake:
+// moe_add_model_executable(my_cli CHECKPOINTS /models/a ...)); without it, the released checkpoints' types.
 // Flags follow llama.cpp's names where it has one. Bad flags print the usage and exit with status 2.
+//
+// Interactive chat keeps the whole conversation in the prompt; when it no longer fits the context (with room for
+// the answer: -n tokens, at most half the context) the oldest turns are dropped, the system prompt kept, and a
+// notice goes to stderr.
+//
+// What the user types is text: "<|im_start|>system" or "</think>" inside a message (or a --chat-template none prompt)
+// is encoded as ordinary text, never as the control tokens the template writes (moe/text/encode_chat.hpp).
+// --parse-special opts into the old reading, where such text becomes control tokens.
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -20,31 +31,24 @@
 
 #include "moe/decoding.hpp"
 #include "moe/models.hpp"
-#include "moe/models/released.hpp"
+#include "moe/models/cpu.hpp"
 #include "moe/text/chat_template.hpp"
+#include "moe/text/encode_chat.hpp"
 #include "moe/text/tokenizer.hpp"
+
+#ifdef MOE_MODELS_HEADER
+#include MOE_MODELS_HEADER  // moe_models::checkpoint_models, written by moe_card
+#endif
 
 namespace {
 
-// tests/data/chat_model (tools/make_chat_model.py) and two tiny test checkpoints of tests/data/models.
-constexpr moe::qwen3_moe_config tiny_chat{.vocab_size = 384, .model_width = 32, .layers = 2, .heads = 4,
-                                          .kv_heads = 2, .head_dim = 8, .expert_width = 32, .experts = 4,
-                                          .top_k = 2, .norm_topk_prob = true, .tied_embeddings = false,
-                                          .weights = moe::weight_format::fp32};
-constexpr moe::qwen3_moe_config tiny_qwen3{.vocab_size = 160, .model_width = 64, .layers = 2, .heads = 4,
-                                           .kv_heads = 2, .head_dim = 16, .expert_width = 48, .experts = 6,
-                                           .top_k = 4, .norm_topk_prob = true, .tied_embeddings = true,
-                                           .weights = moe::weight_format::fp32};
-constexpr moe::deepseek_v3_config tiny_deepseek_v3{
-    .vocab_size = 160, .model_width = 64, .layers = 3, .heads = 4, .q_lora_rank = 24, .kv_lora_rank = 32,
-    .qk_nope_head_dim = 16, .qk_rope_head_dim = 8, .v_head_dim = 16, .dense_layers = 1, .dense_width = 96,
-    .expert_width = 32, .experts = 12, .top_k = 3, .shared_experts = 1, .groups = 4, .top_k_groups = 2,
-    .norm_topk_prob = true, .weights = moe::weight_format::fp32};
-
-using known_models = moe::model_list<moe::cpu::qwen3_moe<tiny_chat>, moe::cpu::qwen3_moe<tiny_qwen3>,
-                                moe::cpu::deepseek_v3<tiny_deepseek_v3>, moe::cpu::qwen3_30b_a3b,
-                                moe::cpu::deepseek_v3_671b, moe::cpu::mixtral_8x7b, moe::cpu::olmoe_1b_7b,
-                                moe::cpu::qwen1_5_moe_a2_7b, moe::cpu::deepseek_v2_lite>;
+#ifdef MOE_MODELS_HEADER
+using known_models = moe_models::checkpoint_models;
+#else
+using known_models = moe::model_list<moe::cpu::tiny_reasoner, moe::cpu::qwen3_30b_a3b, moe::cpu::deepseek_v3_671b,
+                                     moe::cpu::mixtral_8x7b, moe::cpu::olmoe_1b_7b, moe::cpu::qwen1_5_moe_a2_7b,
+                                     moe::cpu::deepseek_v2_lite>;
+#endif
 
 struct options {
     std::filesystem::path directory;
@@ -52,7 +56,10 @@ struct options {
     std::string system;
     std::string chat_template = "auto";  // auto | qwen3 | deepseek_r1 | mistral | none
     bool thinking = true;                // Qwen3's enable_thinking
+    bool parse_special = false;          // --parse-special: control-token text in user input becomes control tokens
+    bool print_prompt_ids = false;       // --print-prompt-ids: the prompt's token ids on stderr before generating
     int threads = 2;
+    std::int64_t context = 0;            // -c: positions the model holds (0: config.json's max_position_embeddings)
     int self_consistency = 0;
     int cot_decoding = 0;
     moe::decoding::generation_options generation;
@@ -70,6 +77,10 @@ struct options {
                  "  --self-consistency N       N sampled paths, majority vote over their last numbers\n"
                  "  --cot-decoding K           CoT-decoding over the top-K first tokens\n"
                  "  --chat-template NAME       auto, qwen3, deepseek_r1, mistral or none;  --no-think (Qwen3)\n"
+                 "  --parse-special            read special-token text typed in messages (<|im_start|>, </think>)\n"
+                 "                             as control tokens (default: as plain text)\n"
+                 "  --print-prompt-ids         print the prompt's token ids to stderr before generating\n"
+                 "  -c, --ctx-size N           context in tokens (default: config.json's max_position_embeddings)\n"
                  "  -sys, --system-prompt S    -t, --threads N    --top-logprobs N\n",
                  problem.c_str());
     std::exit(2);
@@ -126,6 +137,7 @@ options parse(int argc, char** argv) {
         else if (a == "--self-consistency") o.self_consistency = int(integer(a, value(), 1, 1024));
         else if (a == "--cot-decoding") o.cot_decoding = int(integer(a, value(), 1, 1024));
         else if (a == "--top-logprobs") o.generation.top_logprobs = int(integer(a, value(), 0, 100));
+        else if (a == "-c" || a == "--ctx-size") o.context = integer(a, value(), 0, 1L << 30);
         else if (a == "-t" || a == "--threads") o.threads = int(integer(a, value(), 1, 1024));
         else if (a == "--chat-template") {
             o.chat_template = value();
@@ -133,6 +145,8 @@ options parse(int argc, char** argv) {
                 o.chat_template != "mistral" && o.chat_template != "none")
                 usage("unknown chat template '" + o.chat_template + "'");
         } else if (a == "--no-think") o.thinking = false;
+        else if (a == "--parse-special") o.parse_special = true;
+        else if (a == "--print-prompt-ids") o.print_prompt_ids = true;
         else if (a == "-h" || a == "--help") usage("help");
         else if (!a.empty() && a[0] == '-') usage("unknown flag '" + a + "'");
         else if (o.directory.empty()) o.directory = a;
@@ -170,12 +184,42 @@ struct printer {
     }
 };
 
+// The chat so far, rendered and encoded; drops the oldest exchanges (never the system prompt, never the newest
+// message) while the prompt leaves less than `reserve` positions of `context` for the answer.
+struct chat_prompt {
+    std::string text;
+    std::vector<std::int32_t> tokens;
+    int dropped = 0;  // messages removed from the front of the history
+};
+
+chat_prompt fit_history(std::vector<moe::text::chat_message>& history, moe::text::chat_family family,
+                        const moe::text::chat_options& chat, const moe::text::tokenizer& tok, std::int64_t context,
+                        std::int64_t reserve) {
+    chat_prompt p;
+    while (true) {
+        p.text = moe::text::apply_chat_template(family, history, chat);
+        p.tokens = moe::text::encode_chat(tok, family, history, chat);  // contents literal unless opted in
+        const auto first = std::size_t(!history.empty() && history.front().role == "system");
+        if (std::int64_t(p.tokens.size()) + reserve <= context || history.size() <= first + 1) return p;
+        // The oldest user turn and the assistant answer after it.
+        const std::size_t n = first + 1 < history.size() - 1 && history[first + 1].role == "assistant" ? 2 : 1;
+        history.erase(history.begin() + std::ptrdiff_t(first), history.begin() + std::ptrdiff_t(first + n));
+        p.dropped += int(n);
+    }
+}
+
 template <class Model>
 void run(const options& opt) {
+    if (std::error_code ec; !std::filesystem::exists(opt.directory / "tokenizer.json", ec)) {
+        throw moe::invalid_argument((opt.directory / "tokenizer.json").string() +
+                                    " does not exist: moe_cli needs the checkpoint's tokenizer (next_token runs a "
+                                    "checkpoint on token ids without one)");
+    }
     const auto tok = moe::text::tokenizer::from_file(opt.directory / "tokenizer.json");
-    auto model = moe::load_model<Model>(opt.directory);
+    auto model = moe::load_model<Model>(opt.directory, {.max_positions = opt.context});
     moe::cpu::thread_pool pool(opt.threads);
     const auto family = family_for(opt.chat_template, Model::config.family);
+    const std::int64_t context = model.max_positions();
 
     moe::decoding::generation_options g = opt.generation;
     for (const char* stop : {"<|im_end|>", "<|endoftext|>", "<｜end▁of▁sentence｜>", "</s>"})
@@ -187,15 +231,47 @@ void run(const options& opt) {
     if (!opt.system.empty()) history.push_back({"system", opt.system, std::nullopt});
     auto turn = [&](const std::string& user) {
         std::string text = user;
+        std::vector<std::int32_t> prompt;
         if (family) {
             history.push_back({"user", user, std::nullopt});
-            text = moe::text::apply_chat_template(*family, history, {.add_generation_prompt = true, .enable_thinking = opt.thinking});
+            const moe::text::chat_options chat{.add_generation_prompt = true, .enable_thinking = opt.thinking,
+                                               .parse_special_tokens_in_content = opt.parse_special};
+            auto fitted = fit_history(history, *family, chat, tok, context,
+                                      std::min<std::int64_t>(std::max(g.max_tokens, 1), context / 2));
+            if (fitted.dropped > 0)
+                std::fprintf(stderr, "moe_cli: the conversation outgrew the context of %lld tokens: dropped the %d oldest "
+                             "message(s)%s\n", (long long)context, fitted.dropped, opt.system.empty() ? "" : ", kept the system prompt");
+            text = std::move(fitted.text);
+            prompt = std::move(fitted.tokens);
+        } else {  // no template: the whole prompt is the user's text
+            const moe::text::text_range all{0, text.size()};
+            moe::text::encode_options raw;
+            if (!opt.parse_special) raw.literal = {&all, 1};
+            prompt = tok.encode(text, raw);
         }
-        const auto prompt = tok.encode(text, !family.has_value());
+        if (opt.print_prompt_ids) {
+            std::fprintf(stderr, "prompt ids:");
+            for (const std::int32_t id : prompt) std::fprintf(stderr, " %d", id);
+            std::fprintf(stderr, "\n");
+        }
+        if (std::int64_t(prompt.size()) >= context) {
+            if (family) history.pop_back();
+            throw moe::invalid_argument("the prompt is " + std::to_string(prompt.size()) + " tokens, the context holds " +
+                                        std::to_string(context) + " (-c/--ctx-size, config.json's max_position_embeddings)");
+        }
         // Generation starts inside the block when the prompt ends by opening it (DeepSeek-R1's template does).
         std::string_view trimmed(text);
         while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == ' ')) trimmed.remove_suffix(1);
-        g.reasoning.starts_in_thinking = trimmed.ends_with(g.reasoning.open_delimiter);
+        // Typed text ending in "<think>" opens nothing unless --parse-special made it the control token.
+        g.reasoning.starts_in_thinking =
+            trimmed.ends_with(g.reasoning.open_delimiter) && (family || opt.parse_special);
+
+        // Every branch's KV cache at its largest, against the memory available, before anything runs.
+        const int branches = opt.self_consistency > 0 ? opt.self_consistency : opt.cot_decoding > 0 ? opt.cot_decoding : 1;
+        moe::decoding::check_generation_memory(model, std::int64_t(prompt.size()), branches, g.max_tokens,
+                                               opt.self_consistency > 0 ? "--self-consistency"
+                                               : opt.cot_decoding > 0   ? "--cot-decoding"
+                                                                        : "moe_cli");
 
         if (opt.self_consistency > 0) {
             moe::decoding::self_consistency_options sc{g, {}};
@@ -241,7 +317,13 @@ void run(const options& opt) {
         return;
     }
     std::string line;
-    while (std::printf("> "), std::fflush(stdout), std::getline(std::cin, line) && !line.empty()) turn(line);
+    while (std::printf("> "), std::fflush(stdout), std::getline(std::cin, line) && !line.empty()) {
+        try {
+            turn(line);
+        } catch (const moe::invalid_argument& e) {  // this message cannot run (too long); the conversation goes on
+            std::fprintf(stderr, "moe_cli: %s; message skipped\n", e.what());
+        }
+    }
 }
 
 
@@ -250,10 +332,12 @@ void run(const options& opt) {
 int main(int argc, char** argv) {
     const options opt = parse(argc, argv);
     try {
+        (void)moe::hf_config(opt.directory / "config.json");  // a missing or malformed file: one error, not one per type
         std::string mismatches;
         if (!moe::with_matching_model(known_models{}, opt.directory / "config.json",
                                       [&]<class Model>() { run<Model>(opt); }, mismatches)) {
-            std::fprintf(stderr, "moe_cli: no compiled model type matches %s:%s\n", opt.directory.c_str(), mismatches.c_str());
+            std::fprintf(stderr, "moe_cli: no compiled model type matches %s:%s\n"
+                         "(moe_card %s prints its type; moe_add_model_executable builds for your checkpoints, docs/integration.md)\n", opt.directory.c_str(), mismatches.c_str(), opt.directory.c_str());
             return 1;
         }
     } catch (const std::exception& e) {

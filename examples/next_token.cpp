@@ -2,9 +2,11 @@
 //
 //   next_token CHECKPOINT_DIR TOKEN_ID [TOKEN_ID ...] [--top N] [--threads N]
 //
-// The model type is chosen at compile time; this program compiles a list of types (the released checkpoints and
-// the tiny test models in tests/data/models) and picks the first whose compile-time configuration matches the
-// directory's config.json. Add your own model type to `known_models` below.
+// The model type is chosen at compile time: the program tries the types of `known_models` in order and runs the
+// first whose compile-time configuration matches the directory's config.json. This repository's build generates
+// them from every checkpoint under models/ and tests/data (plus the released checkpoints' types); for your own
+// checkpoints, `moe_add_model_executable(my_next SOURCE next_token CHECKPOINTS /models/a ...)` (docs/integration.md)
+// or print one type with `moe_card CHECKPOINT_DIR` and add it below.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -17,24 +19,21 @@
 #include <vector>
 
 #include "moe/models.hpp"
-#include "moe/models/released.hpp"
+#include "moe/models/cpu.hpp"
+
+#ifdef MOE_MODELS_HEADER
+#include MOE_MODELS_HEADER  // moe_models::checkpoint_models, written by moe_card
+#endif
 
 namespace {
 
-// The tiny random checkpoints of tests/data/models (made by tools/make_model_reference.py).
-constexpr moe::mixtral_config tiny_mixtral{.vocab_size = 160, .model_width = 64, .layers = 2, .heads = 4,
-                                           .kv_heads = 2, .head_dim = 16, .expert_width = 96, .experts = 5,
-                                           .top_k = 2, .weights = moe::weight_format::fp32};
-constexpr moe::deepseek_v3_config tiny_deepseek_v3{
-    .vocab_size = 160, .model_width = 64, .layers = 3, .heads = 4, .q_lora_rank = 24, .kv_lora_rank = 32,
-    .qk_nope_head_dim = 16, .qk_rope_head_dim = 8, .v_head_dim = 16, .dense_layers = 1, .dense_width = 96,
-    .expert_width = 32, .experts = 12, .top_k = 3, .shared_experts = 1, .groups = 4, .top_k_groups = 2,
-    .norm_topk_prob = true, .weights = moe::weight_format::fp32};
-
-
-using known_models = moe::model_list<moe::cpu::mixtral<tiny_mixtral>, moe::cpu::deepseek_v3<tiny_deepseek_v3>,
-                                moe::cpu::mixtral_8x7b, moe::cpu::qwen3_30b_a3b, moe::cpu::olmoe_1b_7b,
-                                moe::cpu::qwen1_5_moe_a2_7b, moe::cpu::deepseek_v2_lite, moe::cpu::deepseek_v3_671b>;
+#ifdef MOE_MODELS_HEADER
+using known_models = moe_models::checkpoint_models;
+#else
+using known_models = moe::model_list<moe::cpu::tiny_reasoner, moe::cpu::mixtral_8x7b, moe::cpu::qwen3_30b_a3b,
+                                     moe::cpu::olmoe_1b_7b, moe::cpu::qwen1_5_moe_a2_7b, moe::cpu::deepseek_v2_lite,
+                                     moe::cpu::deepseek_v3_671b>;
+#endif
 
 struct options {
     std::filesystem::path directory;
@@ -109,11 +108,13 @@ int main(int argc, char** argv) {
     }
     if (opt.directory.empty() || opt.tokens.empty()) usage("give a checkpoint directory and at least one token id");
     try {
+        (void)moe::hf_config(opt.directory / "config.json");  // a missing or malformed file: one error, not one per type
         std::string mismatches;
         if (!moe::with_matching_model(known_models{}, opt.directory / "config.json",
                                       [&]<class Model>() { run<Model>(opt); }, mismatches)) {
-            std::fprintf(stderr, "next_token: no compiled model type matches %s:%s\n", opt.directory.c_str(),
-                         mismatches.c_str());
+            std::fprintf(stderr, "next_token: no compiled model type matches %s:%s\n"
+                         "(moe_card %s prints its type; moe_add_model_executable builds for your checkpoints, docs/integration.md)\n", opt.directory.c_str(),
+                         mismatches.c_str(), opt.directory.c_str());
             return 1;
         }
     } catch (const std::exception& e) {

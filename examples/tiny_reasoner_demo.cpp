@@ -211,9 +211,14 @@ int run(const std::filesystem::path& dir) {
     std::printf("    the MoE spent %.2fx fewer FLOPs and %.2fx fewer bytes than a dense model of the same %lld parameters\n",
                 t.cost.dense_flops / t.cost.flops, t.cost.dense_bytes / t.cost.bytes, (long long)cost.parameters_total);
     std::printf("%d of %zu answers correct\n\n", correct, questions.size());
-    std::printf("More: moe_layer_demo (one MoE layer as a type: routing, timing), moe_cli %s -p 12345+67890, and the "
-                "accuracy-vs-energy evaluation in docs/reasoning.md.\n",
-                dir.c_str());
+    // The commands as they run from here: run_demo builds both programs next to this one.
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    const std::string bin = ec ? std::string() : self.parent_path().string() + "/";
+    std::printf("More:\n  %smoe_cli %s -p 12345+67890          (chat with it; no -p: interactive)\n"
+                "  %smoe_layer_demo                      (one MoE layer as a type: routing, timing)\n"
+                "  and the accuracy-vs-energy evaluation in docs/reasoning.md.\n",
+                bin.c_str(), dir.c_str(), bin.c_str());
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <string>
 #include <type_traits>
@@ -16,9 +17,12 @@
 #include <unistd.h>
 
 #include "moe/cpu/attention/kv_cache.hpp"
+#include "moe/decoding/finite_logits.hpp"
+#include "moe/decoding/memory_budget.hpp"
 #include "moe/error.hpp"
 #include "moe/io/safetensors_file.hpp"
 #include "moe/ledger/energy.hpp"
+#include "moe/ledger/json.hpp"
 #include "moe/models/hf_config.hpp"
 #include "moe/runtime/thread_pool.hpp"
 #include "moe/tensor/matrix_view.hpp"
@@ -49,6 +53,9 @@ static_assert(is_library_error<moe::io::checkpoint_error, std::runtime_error>);
 static_assert(is_library_error<moe::text::tokenizer_error, std::runtime_error>);
 static_assert(is_library_error<moe::ledger::meter_unavailable, std::runtime_error>);
 static_assert(is_library_error<moe::cpu::kv_cache_full, std::length_error>);
+static_assert(is_library_error<moe::decoding::non_finite_logits, std::domain_error>);
+static_assert(is_library_error<moe::decoding::memory_budget_error, std::runtime_error>);
+static_assert(is_library_error<moe::ledger::ledger_format_error, std::invalid_argument>);
 #ifdef MOE_TINY_REASONER_DIR
 static_assert(is_library_error<moe::cpu::invalid_input, std::out_of_range>);
 #endif
@@ -172,6 +179,16 @@ TEST_CASE("kv_cache_full: one position more than the capacity", "[errors]") {
     check_caught_everywhere<moe::cpu::kv_cache_full, std::length_error>([&] { cache.commit(1); }, "kv cache full");
 }
 
+TEST_CASE("non_finite_logits, memory_budget_error, ledger_format_error", "[errors]") {
+    const std::vector<float> logits{0.0f, std::numeric_limits<float>::quiet_NaN()};
+    check_caught_everywhere<moe::decoding::non_finite_logits, std::domain_error>(
+        [&] { moe::decoding::require_finite_logits(logits, "test"); }, "1 of 2 logits are not finite");
+    check_caught_everywhere<moe::decoding::memory_budget_error, std::runtime_error>(
+        [] { moe::decoding::check_kv_cache_budget("test", 1024, 2, 1024, 0, 1024, "given"); }, "of KV cache");
+    check_caught_everywhere<moe::ledger::ledger_format_error, std::invalid_argument>(
+        [] { (void)nlohmann::json::object().get<moe::ledger::request_ledger>(); }, "missing 'model'");
+}
+
 #ifdef MOE_TINY_REASONER_DIR
 TEST_CASE("invalid_input: an out-of-vocabulary token id", "[errors]") {
     using model_type = moe::cpu::tiny_reasoner;
@@ -182,6 +199,12 @@ TEST_CASE("invalid_input: an out-of-vocabulary token id", "[errors]") {
     const std::vector<std::int32_t> tokens{std::int32_t{model_type::V}};
     check_caught_everywhere<moe::cpu::invalid_input, std::out_of_range>(
         [&] { model.forward(tokens, seq, logits.view(), pool); }, "outside the vocabulary");
+    // The message names the index within the call and the absolute position: here the sequence is at position 4.
+    const std::vector<std::int32_t> four{1, 2, 3, 4}, then{5, std::int32_t{model_type::V}};
+    model.forward(four, seq, logits.view(), pool);
+    check_caught_everywhere<moe::cpu::invalid_input, std::out_of_range>(
+        [&] { model.forward(then, seq, logits.view(), pool); },
+        "token id 276 at index 1 of the call (position 5 of the sequence)");
     check_caught_everywhere<moe::cpu::invalid_input, std::out_of_range>([&] { (void)model.new_sequence(0); },
                                                                         "a sequence capacity of 0");
 }

@@ -7,6 +7,7 @@
 #include "moe/decoding/generator.hpp"
 #include "moe/decoding/language_model.hpp"
 #include "moe/decoding/loop_detection.hpp"
+#include "moe/decoding/memory_budget.hpp"
 #include "moe/decoding/rng.hpp"
 #include "moe/decoding/sampler.hpp"
 #include "moe/decoding/self_consistency.hpp"

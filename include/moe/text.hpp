@@ -7,5 +7,6 @@
 #pragma once
 
 #include "moe/text/chat_template.hpp"
+#include "moe/text/encode_chat.hpp"
 #include "moe/text/incremental_decoder.hpp"
 #include "moe/text/tokenizer.hpp"

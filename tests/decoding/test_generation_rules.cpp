@@ -404,3 +404,13 @@ TEST_CASE("CoT-decoding: top-k first tokens, greedy branches, Δ over the answer
     CHECK(r.aggregated[1].delta_sum == Approx(d2).epsilon(1e-12));
     CHECK(*r.aggregated_answer == "12");
 }
+
+TEST_CASE("a malformed answer regex is a library error naming the pattern", "[decoding]") {
+    const answer_rule bad{answer_kind::regex, "([0-9]+"};
+    try {
+        (void)extract_answer("42", bad);
+        FAIL("no exception");
+    } catch (const moe::invalid_argument& e) {
+        CHECK(std::string(e.what()).find("answer_rule: regular expression '([0-9]+'") != std::string::npos);
+    }
+}

@@ -70,11 +70,12 @@ void check_sharing(const std::string& name, double tolerance) {
     std::vector<typename Model::sequence> branches;
     for (std::size_t b = 0; b < continuations.size(); ++b) branches.push_back(model.new_sequence(capacity, shared));
 
-    // No copy: each branch owns rows for its own N positions only, and its shared rows are the prompt's memory.
+    // No copy: a branch holds nothing before its first token (caches grow on demand), then rows for its own N
+    // positions only, and its shared rows are the prompt's memory.
     for (const auto& br : branches) {
         CHECK(br.shared_positions() == P);
         CHECK(br.size() == P);
-        CHECK(br.cache_bytes() * P == prompt_bytes * N);
+        CHECK(br.cache_bytes() == 0);
         const auto& mine = br.caches();
         const auto& theirs = shared->caches();
         [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -91,6 +92,7 @@ void check_sharing(const std::string& name, double tolerance) {
         }
         model.forward(std::span<const typename Model::step>(steps), pool);
     }
+    for (const auto& br : branches) CHECK(br.cache_bytes() * P == prompt_bytes * N);  // capacity P + N: N own rows
     double worst = 0.0;
     for (std::size_t b = 0; b < continuations.size(); ++b)
         for (std::int64_t i = 0; i < N * V; ++i)
@@ -122,7 +124,9 @@ TEST_CASE("a cache cannot write into its shared prefix, nor share a sharing cach
     auto branch = moe::cpu::kv_cache::sharing(prompt, 6);
     CHECK(branch.size() == 3);
     CHECK(branch.shared() == 3);
-    CHECK(branch.bytes_allocated() == 3 * branch.bytes_per_token());
+    CHECK(branch.bytes_allocated() == 0);  // nothing until a position is about to be written
+    branch.require_room(1);
+    CHECK(branch.bytes_allocated() == 3 * branch.bytes_per_token());  // capped at its own capacity, 6 − 3
     CHECK_THROWS_AS(branch.keys(2, 1), std::logic_error);
     CHECK_NOTHROW(branch.keys(3, 1));
     CHECK_THROWS_AS(moe::cpu::kv_cache::sharing(branch, 8), std::invalid_argument);

@@ -3,6 +3,7 @@
 // libnvidia-ml (dlopen'ed) and a missing one.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -194,4 +195,39 @@ TEST_CASE("energy_source names round trip") {
                    moe::ledger::energy_source::nvml, moe::ledger::energy_source::estimate})
         CHECK(moe::ledger::energy_source_from(moe::ledger::name_of(s)) == s);
     CHECK_THROWS_AS(moe::ledger::energy_source_from("joulemeter"), std::invalid_argument);
+}
+
+// Hostile sysfs (issue 13): a FIFO where a counter should be would block fopen forever; a garbage or oversized value
+// must be reported, capped, never parsed as a number.
+TEST_CASE("rapl_meter: a FIFO counter is refused at once, garbage values are reported capped") {
+    temp_dir d;
+    make_zone(d.path, "intel-rapl:0", "package-0", 1000, 1'000'000);
+    fs::remove(d.path / "intel-rapl:0" / "energy_uj");
+    REQUIRE(::mkfifo((d.path / "intel-rapl:0" / "energy_uj").c_str(), 0600) == 0);
+    const auto fifo = moe::ledger::read_sysfs_file(d.path / "intel-rapl:0" / "energy_uj");  // returns: no writer needed
+    CHECK_FALSE(fifo.text.has_value());
+    CHECK(fifo.error == ENODEV);
+    auto opened = moe::ledger::open_meter({.powercap_root = d.path, .hwmon_root = d.path / "none"});
+    REQUIRE_FALSE(opened.meter);
+    CHECK(opened.note.find("energy_uj: is a FIFO, device or socket, not a regular file") != std::string::npos);
+
+    // A directory in place of the counter, then garbage, then a 20-digit overflow, then a huge line.
+    fs::remove(d.path / "intel-rapl:0" / "energy_uj");
+    fs::create_directories(d.path / "intel-rapl:0" / "energy_uj");
+    CHECK(moe::ledger::read_sysfs_file(d.path / "intel-rapl:0" / "energy_uj").error == EISDIR);
+    fs::remove(d.path / "intel-rapl:0" / "energy_uj");
+    for (const std::string& garbage : {std::string("12abc"), std::string("-5"), std::string("99999999999999999999"),
+                                      std::string(10'000, '7') + "\x1b[2J"}) {
+        write(d.path / "intel-rapl:0" / "energy_uj", garbage);
+        std::string message;
+        try {
+            const moe::ledger::rapl_meter meter(d.path);
+        } catch (const moe::ledger::meter_unavailable& e) {
+            message = e.what();
+        }
+        INFO(message);
+        CHECK(message.find("energy_uj: not a counter: '") != std::string::npos);
+        CHECK(message.size() < 400);
+        CHECK(message.find('\x1b') == std::string::npos);
+    }
 }

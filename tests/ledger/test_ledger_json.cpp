@@ -46,3 +46,41 @@ TEST_CASE("request_ledger: JSON round trip") {
     bad.erase("phases");
     CHECK_THROWS(bad.get<moe::ledger::request_ledger>());
 }
+
+// A ledger file from elsewhere (issue 13): a missing field, a wrong type, an unknown label or an out-of-range number
+// is a ledger_format_error naming the field — never a raw nlohmann::type_error / out_of_range.
+TEST_CASE("request_ledger: malformed JSON fields are named") {
+    moe::ledger::tracker t(moe::ledger::cost_of<moe::qwen3_moe<small>>(), nullptr, {}, "note");
+    t.begin(moe::ledger::phase::prompt);
+    t.forward(3, 0);
+    const nlohmann::json good = t.finish();
+    auto message = [](const nlohmann::json& j) -> std::string {
+        try {
+            (void)j.get<moe::ledger::request_ledger>();
+        } catch (const moe::ledger::ledger_format_error& e) {
+            return e.what();
+        } catch (const std::exception& e) {
+            return std::string("foreign: ") + e.what();
+        }
+        return "no exception";
+    };
+    nlohmann::json j = good;
+    j["phases"]["answer"]["tokens"] = "three";
+    CHECK(message(j) == "ledger JSON: 'phases.answer.tokens' is string, expected an integer");
+    j = good;
+    j["phases"]["thinking"].erase("joules");
+    CHECK(message(j) == "ledger JSON: missing 'phases.thinking.joules'");
+    j = good;
+    j["parameters"] = 5;
+    CHECK(message(j) == "ledger JSON: 'parameters' is number, expected an object");
+    j = good;
+    j["phases"]["prompt"]["calls"] = 18446744073709551615ull;
+    CHECK(message(j).find("'phases.prompt.calls' = 18446744073709551615 is too large") != std::string::npos);
+    j = good;
+    j["phases"]["prompt"]["energy_source"] = std::string(1000, 'x');
+    const std::string m = message(j);
+    CHECK(m.find("'phases.prompt.energy_source' is 'xxx") != std::string::npos);
+    CHECK(m.size() < 300);
+    CHECK(message(nlohmann::json::array()) == "ledger JSON: '(top level)' is array, expected an object");
+    CHECK(message(good) == "no exception");
+}

@@ -14,6 +14,10 @@
 // Prompt sharing: share(std::move(prompt)) freezes a sequence; new_sequence(capacity, shared) then makes branches
 // whose caches read the prompt's positions in place (one copy of the prompt's KV cache for every branch; each
 // branch allocates and appends only its own positions). Sampling several continuations of one prompt uses it.
+//
+// Cache memory: a sequence's capacity is a limit, not an allocation — caches grow on demand (kv_cache.hpp), so
+// new_sequence(1 << 20) costs nothing until positions are written. cache_bytes_per_position() × positions is what
+// a full sequence would hold; decoding/memory_budget.hpp checks branches × positions against the memory available.
 #pragma once
 
 #include <cstdint>
@@ -140,6 +144,15 @@ class model<moe::model::causal_lm<Config, Stacks...>> {
         return s;
     }
 
+    // KV-cache bytes one position of a sequence holds over all layers (keys and values, or MLA's latent rows).
+    std::int64_t cache_bytes_per_position() const {
+        std::int64_t bytes = 0;
+        std::apply([&](const auto&... stack) {
+            ((void)[&] { for (const auto& layer : stack) bytes += layer.make_cache(1).bytes_per_token(); }(), ...);
+        }, layers_);
+        return bytes;
+    }
+
     // Freezes a sequence (typically a prefilled prompt) so that branches can share its positions.
     static std::shared_ptr<const sequence> share(sequence&& prompt) {
         if (prompt.prefix_) throw moe::invalid_argument("causal_lm::share: the sequence already shares a prompt");
@@ -187,6 +200,9 @@ class model<moe::model::causal_lm<Config, Stacks...>> {
             }
             start[s + 1] = start[s] + static_cast<std::int64_t>(steps[s].tokens.size());
         }
+        // Cache rows for every new position, before anything is computed: an allocation that fails leaves every
+        // sequence as it was.
+        for (const step& st : steps) reserve_caches(*st.state, st.state->size_ + static_cast<std::int64_t>(st.tokens.size()));
         const std::int64_t T = start.back();
         hidden_.resize(T, D);
         for (std::size_t s = 0; s < steps.size(); ++s) {
@@ -226,8 +242,9 @@ class model<moe::model::causal_lm<Config, Stacks...>> {
         for (std::int64_t i = 0; i < count; ++i) {
             const std::int32_t id = st.tokens[static_cast<std::size_t>(i)];
             if (id < 0 || id >= V) {
-                throw invalid_input(where + ": token id " + std::to_string(id) + " at position " + std::to_string(i) +
-                                    " is outside the vocabulary [0, " + std::to_string(V) + ")");
+                throw invalid_input(where + ": token id " + std::to_string(id) + " at index " + std::to_string(i) +
+                                    " of the call (position " + std::to_string(st.state->size_ + i) +
+                                    " of the sequence) is outside the vocabulary [0, " + std::to_string(V) + ")");
             }
         }
         if (st.state->size_ + count > st.state->capacity_) {
@@ -264,6 +281,11 @@ class model<moe::model::causal_lm<Config, Stacks...>> {
         ((void)[&] {
             for (const auto& layer : std::get<I>(layers_)) std::get<I>(s.caches_).push_back(layer.make_cache(capacity));
         }(), ...);
+    }
+
+    static void reserve_caches(sequence& s, std::int64_t positions) {
+        std::apply([&](auto&... per_stack) { ((void)[&] { for (auto& c : per_stack) c.reserve(positions); }(), ...); },
+                   s.caches_);
     }
 
     template <std::size_t... I>

@@ -1,7 +1,19 @@
 // moe/cpu/eigen_maps.hpp — Eigen views over the library's row-major matrix views.
+//
+// Eigen is included here, for the whole CPU backend (nothing else includes it directly). GCC 12's AVX-512
+// intrinsics pass an undefined operand (`__Y = __Y`) that, once Eigen's GEMM kernels inline them, trips a false
+// -Wmaybe-uninitialized (GCC bug 105593, fixed in GCC 13): a consumer building with -march=native -Werror would fail
+// inside Eigen. The warning is off for Eigen's lines only; GCC checks the pragma at each inlined call site.
 #pragma once
 
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <Eigen/Core>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #include "moe/tensor/matrix_view.hpp"
 

@@ -14,6 +14,9 @@
 #include <string>
 #include <string_view>
 
+#include "moe/error.hpp"
+#include "moe/excerpt.hpp"
+
 namespace moe::decoding {
 
 enum class answer_kind { last_number, regex, after_thinking };
@@ -55,16 +58,22 @@ inline std::optional<extracted_answer> extract_answer(std::string_view text, con
             return last;
         }
         case answer_kind::regex: {
-            const std::regex re(rule.pattern, std::regex::ECMAScript);
-            const std::string s(text);
-            std::optional<extracted_answer> last;
-            for (auto it = std::sregex_iterator(s.begin(), s.end(), re); it != std::sregex_iterator(); ++it) {
-                const std::smatch& m = *it;
-                const std::size_t g = m.size() > 1 && m[1].matched ? 1 : 0;
-                last = extracted_answer{m[g].str(), static_cast<std::size_t>(m.position(g)),
-                                        static_cast<std::size_t>(m.position(g) + m.length(g))};
+            // A bad pattern, or one too complex for std::regex on this text, is a library error naming it.
+            try {
+                const std::regex re(rule.pattern, std::regex::ECMAScript);
+                const std::string s(text);
+                std::optional<extracted_answer> last;
+                for (auto it = std::sregex_iterator(s.begin(), s.end(), re); it != std::sregex_iterator(); ++it) {
+                    const std::smatch& m = *it;
+                    const std::size_t g = m.size() > 1 && m[1].matched ? 1 : 0;
+                    last = extracted_answer{m[g].str(), static_cast<std::size_t>(m.position(g)),
+                                            static_cast<std::size_t>(m.position(g) + m.length(g))};
+                }
+                return last;
+            } catch (const std::regex_error& e) {
+                throw moe::invalid_argument("answer_rule: regular expression '" + moe::excerpt(rule.pattern) +
+                                            "': " + e.what());
             }
-            return last;
         }
         case answer_kind::after_thinking: {
             const auto space = [](char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; };

@@ -92,7 +92,10 @@ cot_result cot_decoding(Model& model, const text::tokenizer& tok, std::span<cons
         model.forward(std::span<const typename Model::step>(&s, 1), pool);
     }
     std::vector<std::int32_t> starts;
-    for (const token_logprob& t : top_logprobs(std::span<const float>(first.row(0), std::size_t(V)), k)) starts.push_back(t.id);
+    const std::span<const float> first_logits(first.row(0), std::size_t(V));
+    require_finite_logits(first_logits, "cot_decoding: the prompt's last logits (position " +
+                                            std::to_string(prompt.size()) + " of the sequence)");
+    for (const token_logprob& t : top_logprobs(first_logits, k)) starts.push_back(t.id);
 
     cot_result r;
     r.generation = detail::run_branches(model, tok, prompt, g, starts, pool, on_text);

@@ -13,6 +13,8 @@
 //   3. record (log-probability and p(top1) − p(top2) of the raw logits, top-N log-probabilities when asked) and route
 //      the text: <think> / </think> (by token id) switch between the reasoning and the answer stream and are not
 //      streamed themselves; other tokens stream through an incremental decoder (text only at character boundaries).
+//   0. logits with a NaN or infinity stop everything with non_finite_logits naming the branch, token and position
+//      (finite_logits.hpp).
 //   4. finish on: a stop token (recorded, not fed), a stop string (searched in each stream's text; the stream is cut
 //      where it starts; text that could begin a stop string is held back while streaming), max_tokens (forced
 //      tokens included), a loop (loop_detection.hpp), or a full context.
@@ -37,6 +39,7 @@
 #include "moe/error.hpp"
 #include "moe/decoding/language_model.hpp"
 #include "moe/decoding/loop_detection.hpp"
+#include "moe/decoding/memory_budget.hpp"
 #include "moe/decoding/rng.hpp"
 #include "moe/decoding/sampler.hpp"
 #include "moe/tensor/matrix_view.hpp"
@@ -176,8 +179,12 @@ class engine {
     }
 
     // Steps 1–4 of the header for one branch; returns the token to feed, or nullopt when the branch finished.
+    // logits: (V) for the token that goes to `position` of the sequence; non-finite ones stop generation.
     std::optional<std::int32_t> step(std::size_t index, branch_state& b, std::span<const float> logits,
-                                     std::int64_t room) {
+                                     std::int64_t position, std::int64_t room) {
+        require_finite_logits(logits, "generate: branch " + std::to_string(index) + ", generated token " +
+                                          std::to_string(b.generated.size()) + " (position " +
+                                          std::to_string(position) + " of the sequence)");
         apply_budget(b);
         bool forced = false;
         std::int32_t id = 0;
@@ -345,7 +352,7 @@ generation_result run_branches(Model& model, const text::tokenizer& tok, std::sp
     if (prompt_logits_out) prompt_logits_out->assign(logits.row(0), logits.row(0) + V);
     for (std::size_t b = 1; b < B; ++b) std::copy(logits.row(0), logits.row(0) + V, logits.row(std::int64_t(b)));
     const auto shared = Model::share(std::move(root));
-    const std::int64_t capacity = std::min<std::int64_t>(model.max_positions(), P + std::max(options.max_tokens, 1));
+    const std::int64_t capacity = branch_capacity(model, P, options.max_tokens);
 
     engine e(tok, options, on_text);
     std::vector<typename Model::sequence> sequences;
@@ -368,7 +375,8 @@ generation_result run_branches(Model& model, const text::tokenizer& tok, std::sp
             branch_state& br = branches[b];
             if (!br.live) continue;
             const std::int64_t room = capacity - sequences[b].size();  // positions left for this step's token
-            const auto id = e.step(b, br, std::span<const float>(logits.row(std::int64_t(b)), std::size_t(V)), room);
+            const auto id = e.step(b, br, std::span<const float>(logits.row(std::int64_t(b)), std::size_t(V)),
+                                   sequences[b].size(), room);
             if (!id) continue;
             next[b] = *id;
             steps.push_back({std::span<const std::int32_t>(&next[b], 1), &sequences[b],

@@ -15,6 +15,8 @@
 //                Σp exceeds u
 // Ties are always broken by the smaller token id (candidates are ordered by (logit desc, id asc)), so the chain is a
 // pure function of (logits, history, config, random numbers) and independent of the thread count.
+// Raw logits must be finite: sample, top_logprobs and statistics throw non_finite_logits otherwise
+// (finite_logits.hpp).
 #pragma once
 
 #include <algorithm>
@@ -29,6 +31,7 @@
 #include <vector>
 
 #include "moe/error.hpp"
+#include "moe/decoding/finite_logits.hpp"
 #include "moe/decoding/rng.hpp"
 
 namespace moe::decoding {
@@ -81,6 +84,7 @@ inline bool before(const candidate& a, const candidate& b) { return a.logit > b.
 // logits: (V) raw; history: earlier tokens (prompt + generated), for the penalties.
 inline std::vector<candidate> apply_sampler_chain(std::span<const float> logits, std::span<const std::int32_t> history,
                                                   const sampler_config& config) {
+    require_finite_logits(logits, "sampler");
     std::vector<candidate> c(logits.size());
     for (std::size_t i = 0; i < logits.size(); ++i) c[i] = {static_cast<std::int32_t>(i), logits[i]};
     bool sorted = false;
@@ -204,6 +208,7 @@ inline std::int32_t sample(std::span<const float> logits, std::span<const std::i
 inline std::vector<token_logprob> top_logprobs(std::span<const float> logits, int n) {
     std::vector<token_logprob> out;
     if (n <= 0 || logits.empty()) return out;
+    require_finite_logits(logits, "top_logprobs");
     const double max = *std::max_element(logits.begin(), logits.end());
     double z = 0.0;
     for (const float l : logits) z += std::exp(double(l) - max);
@@ -224,6 +229,7 @@ struct step_statistics {
 inline step_statistics statistics(std::span<const float> logits, std::int32_t id) {
     if (id < 0 || static_cast<std::size_t>(id) >= logits.size())
         throw moe::out_of_range("sampler: token id " + std::to_string(id) + " is outside the vocabulary");
+    require_finite_logits(logits, "sampler statistics");
     const double max = *std::max_element(logits.begin(), logits.end());
     double z = 0.0, first = -INFINITY, second = -INFINITY;
     for (const float l : logits) {

@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "moe/excerpt.hpp"
 #include "moe/io/checkpoint_error.hpp"
 #include "moe/io/safetensors_file.hpp"
 #include "moe/io/safetensors_parse.hpp"
@@ -106,7 +107,7 @@ class checkpoint {
     tensor_ref require(std::string_view name) const {
         if (auto found = find(name)) return *found;
         throw detail::file_error(sharded() ? index_path_ : shards_.front().path(),
-                                 "missing tensor '" + std::string(name) + "'");
+                                 "missing tensor '" + moe::excerpt(name) + "'");
     }
 
     bool contains(std::string_view name) const { return find(name).has_value(); }
@@ -138,7 +139,7 @@ class checkpoint {
         try {
             index = nlohmann::json::parse(text);
         } catch (const nlohmann::json::exception& error) {
-            throw detail::file_error(index_path_, std::string("malformed JSON: ") + error.what());
+            throw detail::file_error(index_path_, "malformed JSON: " + moe::excerpt(error.what(), json_error_excerpt_bytes));
         }
         if (!index.is_object()) {
             throw detail::file_error(index_path_, "JSON is " + detail::json_type(index) + ", expected an object");
@@ -154,27 +155,29 @@ class checkpoint {
         const std::filesystem::path directory = file.parent_path();
         for (const auto& [tensor, shard] : map_it->items()) {
             if (!shard.is_string()) {
-                throw detail::file_error(index_path_, "tensor '" + tensor + "': shard is " + detail::json_type(shard) +
-                                                          ", expected a file name");
+                throw detail::file_error(index_path_, "tensor '" + moe::excerpt(tensor) + "': shard is " +
+                                                          detail::json_type(shard) + ", expected a file name");
             }
             const auto& shard_name = shard.get_ref<const std::string&>();
             auto number = shard_numbers.find(shard_name);
             if (number == shard_numbers.end()) {
                 const std::filesystem::path shard_path = directory / shard_name;
                 if (auto problem = detail::shard_escape(directory, shard_name); !problem.empty()) {
-                    throw detail::file_error(index_path_, "tensor '" + tensor + "': shard '" + shard_name + "' " + problem);
+                    throw detail::file_error(index_path_, "tensor '" + moe::excerpt(tensor) + "': shard '" +
+                                                              moe::excerpt(shard_name) + "' " + problem);
                 }
                 std::error_code error;
                 if (!std::filesystem::exists(shard_path, error)) {
-                    throw detail::file_error(index_path_, "tensor '" + tensor + "': shard '" + shard_name +
-                                                              "' does not exist (" + shard_path.string() + ")");
+                    throw detail::file_error(index_path_, "tensor '" + moe::excerpt(tensor) + "': shard '" +
+                                                              moe::excerpt(shard_name) + "' does not exist (" +
+                                                              moe::excerpt(shard_path.string(), path_excerpt_bytes) + ")");
                 }
                 shards_.emplace_back(shard_path, memory_);
                 number = shard_numbers.emplace(shard_name, shards_.size() - 1).first;
             }
             if (!shards_[number->second].contains(tensor)) {
-                throw detail::file_error(index_path_, "tensor '" + tensor + "' is listed in shard '" + shard_name +
-                                                          "' but is missing from that file");
+                throw detail::file_error(index_path_, "tensor '" + moe::excerpt(tensor) + "' is listed in shard '" +
+                                                          moe::excerpt(shard_name) + "' but is missing from that file");
             }
             index_.emplace(tensor, number->second);
         }

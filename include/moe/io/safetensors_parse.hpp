@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "moe/excerpt.hpp"
 #include "moe/io/checkpoint_error.hpp"
 #include "moe/io/dtype.hpp"
 #include "moe/io/tensor_info.hpp"
@@ -26,6 +27,8 @@ namespace moe::io {
 
 // Larger headers are rejected outright (the reference Rust implementation uses the same 100 MB limit).
 inline constexpr std::uint64_t max_header_bytes = 100'000'000;
+// A JSON parser's message quotes the input near the error; at most this much of it is echoed.
+inline constexpr std::size_t json_error_excerpt_bytes = 200;
 
 struct safetensors_layout {
     std::vector<tensor_info> tensors;                         // sorted by name
@@ -55,7 +58,9 @@ inline std::uint64_t json_to_u64(const nlohmann::json& value, std::string_view f
 }
 
 inline std::string range_string(std::uint64_t begin, std::uint64_t end) {
-    return "[" + std::to_string(begin) + ", " + std::to_string(end) + ")";
+    std::string s = "[";  // append, not "[" + std::string: GCC 12's false -Wrestrict (GCC bug 105651)
+    s.append(std::to_string(begin)).append(", ").append(std::to_string(end)).append(")");
+    return s;
 }
 
 inline tensor_info parse_tensor_entry(const std::string& name, const nlohmann::json& entry, std::string_view file,
@@ -77,7 +82,7 @@ inline tensor_info parse_tensor_entry(const std::string& name, const nlohmann::j
     if (!parsed) {
         // Cap the echoed name: it comes from the file and could be huge.
         throw tensor_error(file, name,
-                           "unknown dtype '" + dtype_name.substr(0, 32) + "' (known: " + known_dtype_names() + ")");
+                           "unknown dtype '" + moe::excerpt(dtype_name, 32) + "' (known: " + known_dtype_names() + ")");
     }
     info.dtype = *parsed;
 
@@ -144,7 +149,8 @@ inline void parse_metadata(const nlohmann::json& value, std::string_view file, s
     }
     for (const auto& [key, item] : value.items()) {
         if (!item.is_string()) {
-            throw file_error(file, "'__metadata__' entry '" + key + "' is " + json_type(item) + ", expected a string");
+            throw file_error(file, "'__metadata__' entry '" + moe::excerpt(key) + "' is " + json_type(item) +
+                                       ", expected a string");
         }
         layout.metadata.emplace(key, item.get<std::string>());
     }
@@ -180,7 +186,8 @@ inline safetensors_layout parse_safetensors(std::span<const std::byte> file_byte
     try {
         header = nlohmann::json::parse(header_begin, header_begin + header_bytes);
     } catch (const nlohmann::json::exception& error) {
-        throw detail::file_error(file, std::string("malformed JSON header: ") + error.what());
+        // nlohmann quotes the token it stopped at, which can be a megabyte-long string: capped too.
+        throw detail::file_error(file, "malformed JSON header: " + moe::excerpt(error.what(), json_error_excerpt_bytes));
     }
     if (!header.is_object()) {
         throw detail::file_error(file, "JSON header is " + detail::json_type(header) + ", expected an object");
@@ -208,7 +215,7 @@ inline safetensors_layout parse_safetensors(std::span<const std::byte> file_byte
         if (after.begin < before.end) {
             throw detail::tensor_error(file, after.name,
                                        "data offsets " + detail::range_string(after.begin, after.end) +
-                                           " overlap tensor '" + before.name + "' " +
+                                           " overlap tensor '" + moe::excerpt(before.name) + "' " +
                                            detail::range_string(before.begin, before.end));
         }
     }

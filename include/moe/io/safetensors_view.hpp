@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "moe/excerpt.hpp"
 #include "moe/io/checkpoint_error.hpp"
 #include "moe/io/safetensors_parse.hpp"
 #include "moe/io/tensor_info.hpp"
@@ -44,7 +45,7 @@ class safetensors_view {
 
     tensor_ref require(std::string_view name) const {
         if (auto found = find(name)) return *found;
-        throw detail::file_error(*file_, "missing tensor '" + std::string(name) + "'");
+        throw detail::file_error(*file_, "missing tensor '" + moe::excerpt(name) + "'");
     }
 
     bool contains(std::string_view name) const { return find(name).has_value(); }

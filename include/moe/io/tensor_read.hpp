@@ -18,7 +18,9 @@
 #include <cstring>
 #include <initializer_list>
 #include <limits>
+#include <new>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -51,6 +53,20 @@ inline std::pair<std::int64_t, std::int64_t> matrix_shape(const tensor_ref& ref)
     if (shape.size() == 1) return {1, shape[0]};
     if (shape.size() == 2) return {shape[0], shape[1]};
     throw ref_error(ref, "has shape " + shape_string(shape) + ", expected a 1-D or 2-D tensor");
+}
+
+// A container of `count` elements for a converted copy of `ref`. The count comes from the file; the file holds the
+// bytes for it, but a conversion can need more memory than is left: that is an error naming the tensor, not a
+// bare std::bad_alloc.
+template <class Container>
+Container allocate_for(const tensor_ref& ref, std::size_t count) {
+    try {
+        return Container(count);
+    } catch (const std::bad_alloc&) {
+    } catch (const std::length_error&) {
+    }
+    throw ref_error(ref, "cannot allocate " + std::to_string(count) + " elements of " +
+                             std::to_string(sizeof(typename Container::value_type)) + " bytes to hold it converted");
 }
 
 template <class T>
@@ -207,7 +223,8 @@ loaded_tensor<T> load_tensor_quantized(const tensor_ref& ref) {
                                          std::to_string(traits::block_width));
     }
     const std::int64_t rows = cols == 0 ? 0 : ref.numel() / cols;
-    typename loaded_tensor<T>::owned_values blocks(static_cast<std::size_t>(ref.numel() / traits::block_width));
+    auto blocks = detail::allocate_for<typename loaded_tensor<T>::owned_values>(
+        ref, static_cast<std::size_t>(ref.numel() / traits::block_width));
     const std::size_t stride = size_of(ref.dtype());
     // Rows are independent: large tensors are quantized on all cores (the result does not depend on the split).
     auto quantize_rows = [&](std::int64_t first, std::int64_t last) {
@@ -242,7 +259,7 @@ loaded_tensor<T> load_tensor(const tensor_ref& ref) {
             return {ref.shape(), reinterpret_cast<const T*>(ref.bytes.data()), ref.name(), std::string(ref.file)};
         }
         // Converted weights are streamed like mapped ones: on huge pages (huge_page_allocator, mapped_file.hpp).
-        typename loaded_tensor<T>::owned_values values(static_cast<std::size_t>(ref.numel()));
+        auto values = detail::allocate_for<typename loaded_tensor<T>::owned_values>(ref, static_cast<std::size_t>(ref.numel()));
         copy_into<T>(ref, std::span<T>(values));
         return {ref.shape(), std::move(values), ref.name(), std::string(ref.file)};
     }
@@ -292,7 +309,13 @@ template <class T>
     requires is_weight_type_v<T>
 host_matrix<T> copy_matrix(const tensor_ref& ref) {
     const auto [rows, cols] = detail::matrix_shape(ref);
-    host_matrix<T> result(rows, cols);
+    host_matrix<T> result;
+    try {
+        result = host_matrix<T>(rows, cols);
+    } catch (const std::bad_alloc&) {
+        throw detail::ref_error(ref, "cannot allocate a " + shape_string(std::vector<std::int64_t>{rows, cols}) +
+                                         " matrix to copy it into");
+    }
     copy_into<T>(ref, std::span<T>(result.data(), static_cast<std::size_t>(rows * cols)));
     return result;
 }
@@ -313,7 +336,7 @@ inline std::vector<std::int64_t> read_integers(const tensor_ref& ref) {
     const auto count = static_cast<std::size_t>(ref.numel());
     const std::size_t stride = size_of(ref.dtype());
     const std::byte* source = ref.bytes.data();
-    std::vector<std::int64_t> values(count);
+    auto values = detail::allocate_for<std::vector<std::int64_t>>(ref, count);
     for (std::size_t i = 0; i < count; ++i) {
         const std::byte* at = source + i * stride;
         switch (ref.dtype()) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -26,6 +27,8 @@
 #include <vector>
 
 #include "moe/error.hpp"
+#include "moe/excerpt.hpp"
+#include "moe/runtime/regular_file.hpp"
 
 namespace moe::ledger {
 
@@ -44,7 +47,7 @@ constexpr std::string_view name_of(energy_source s) {
 inline energy_source energy_source_from(std::string_view name) {
     for (auto s : {energy_source::rapl, energy_source::amd_energy, energy_source::nvml, energy_source::estimate})
         if (name_of(s) == name) return s;
-    throw moe::invalid_argument("moe::ledger: unknown energy source '" + std::string(name) + "'");
+    throw moe::invalid_argument("moe::ledger: unknown energy source '" + moe::excerpt(name) + "'");
 }
 
 // The estimate: E = flops · joules_per_flop + bytes · joules_per_byte. Defaults are Horowitz's 45 nm figures
@@ -78,18 +81,29 @@ class energy_meter {
 // (root, who runs many CI jobs, is never denied by file modes).
 struct file_read {
     std::optional<std::string> text;
-    int error = 0;
+    int error = 0;  // errno; EISDIR / ENODEV: a directory / a FIFO, device or socket where a file should be
 };
 using file_reader = std::function<file_read(const std::filesystem::path&)>;
 
+// At most 255 bytes are read (a counter or a zone name is a few); only a regular file is opened (sysfs attributes
+// are), so a FIFO or device put in the counter's place is refused (ENODEV) instead of blocking or streaming.
 inline file_read read_sysfs_file(const std::filesystem::path& path) {
-    std::FILE* f = std::fopen(path.c_str(), "r");
-    if (!f) return {std::nullopt, errno};
+    errno = 0;
+    const moe::detail::regular_file file = moe::detail::regular_file::open(path);
+    if (!file) {
+        const int error = errno;  // stat / open failed (EACCES gets its RAPL hint), or not a regular file
+        if (error != 0 && file.problem().rfind("cannot open", 0) == 0) return {std::nullopt, error};
+        return {std::nullopt, file.problem().find("directory") != std::string::npos ? EISDIR : ENODEV};
+    }
     char buffer[256];
-    const std::size_t n = std::fread(buffer, 1, sizeof buffer - 1, f);
-    const int error = std::ferror(f) ? (errno != 0 ? errno : EIO) : 0;
-    std::fclose(f);
-    if (error != 0) return {std::nullopt, error};
+    std::size_t n = 0;
+    while (n < sizeof buffer - 1) {
+        const ::ssize_t got = ::read(file.fd(), buffer + n, sizeof buffer - 1 - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return {std::nullopt, errno != 0 ? errno : EIO};
+        if (got == 0) break;
+        n += static_cast<std::size_t>(got);
+    }
     return {std::string(buffer, n), 0};
 }
 
@@ -104,6 +118,10 @@ inline std::string describe_error(const std::filesystem::path& path, int error) 
     std::string why = std::generic_category().message(error);
     if (error == EACCES || error == EPERM) {
         why = "permission denied (RAPL energy counters are root-only since Linux 5.10, CVE-2020-8694)";
+    } else if (error == EISDIR) {
+        why = "is a directory, not a regular file";
+    } else if (error == ENODEV) {
+        why = "is a FIFO, device or socket, not a regular file";
     }
     return path.string() + ": " + why;
 }
@@ -125,7 +143,7 @@ inline std::uint64_t read_counter(const file_reader& reader, const std::filesyst
     const file_read r = reader(path);
     if (!r.text) throw meter_unavailable(describe_error(path, r.error));
     const auto v = parse_counter(*r.text);
-    if (!v) throw meter_unavailable(path.string() + ": not a counter: '" + trim(*r.text) + "'");
+    if (!v) throw meter_unavailable(path.string() + ": not a counter: '" + moe::excerpt(trim(*r.text)) + "'");
     return *v;
 }
 
@@ -166,7 +184,7 @@ class rapl_meter final : public energy_meter {
         std::sort(zones.begin(), zones.end());
         for (const auto& z : zones) {
             const file_read label = reader_(z / "name");
-            const std::string zone_name = label.text ? detail::trim(*label.text) : z.filename().string();
+            const std::string zone_name = label.text ? moe::excerpt(detail::trim(*label.text)) : z.filename().string();
             if (zone_name == "psys") continue;
             detail::accumulating_counter c;
             c.file = z / "energy_uj";

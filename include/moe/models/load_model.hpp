@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "moe/io/checkpoint.hpp"
+#include "moe/io/finite_check.hpp"
 #include "moe/io/tensor_read.hpp"
 #include "moe/layers/model_weights.hpp"
 #include "moe/model/description.hpp"
@@ -56,10 +57,21 @@ class tensor_store {
 
     bool contains(const std::string& name) const { return checkpoint_.find(name).has_value(); }
 
-    // A (rows, cols) matrix (a 1-D tensor of cols elements when rows == 1): in place when possible.
+    // A (rows, cols) matrix (a 1-D tensor of cols elements when rows == 1): in place when possible. Vectors
+    // (norms, biases) are cheap to scan and are refused when they hold NaN or infinity (io/finite_check.hpp).
     template <class T>
     matrix_view<const T> matrix(const std::string& name, std::int64_t rows, std::int64_t cols) {
-        return keep(io::load_matrix<T>(checkpoint_.require(name), rows, cols)).matrix();
+        const auto ref = checkpoint_.require(name);
+        if (rows == 1) io::require_finite(ref);
+        return keep(io::load_matrix<T>(ref, rows, cols)).matrix();
+    }
+    // The same, scanned for NaN or infinity whatever its size: routers, the embedding, the LM head.
+    template <class T>
+    matrix_view<const T> finite_matrix(const std::string& name, std::int64_t rows, std::int64_t cols) {
+        const auto ref = checkpoint_.require(name);
+        io::expect_matrix_shape(ref, rows, cols);
+        io::require_finite(ref);
+        return keep(io::load_tensor<T>(ref)).matrix();
     }
 
     // A tensor of exactly `shape` (e.g. fused experts (E, 2F, D)): in place when possible.
@@ -90,6 +102,7 @@ struct context {
     tensor_store& store;
     hf_config& config;
     std::string layer_prefix;  // "model.layers.<i>."
+    int layer = 0;             // <i>: run-time values may differ per layer (Qwen2-MoE's sliding layers)
 };
 
 // Primary template: a description node the loader does not know.
@@ -104,10 +117,12 @@ template <attention_config A, class Conventions>
 struct node_loader<model::gqa<A>, Conventions> {
     static void check(hf_config& c) {
         c.expect_int({"num_attention_heads"}, A.heads);
-        c.expect_int({"num_key_value_heads"}, A.kv_heads, A.heads);
+        // num_key_value_heads absent: the family's default (0: num_attention_heads); null: num_attention_heads.
+        c.expect_int({"num_key_value_heads"}, A.kv_heads,
+                     Conventions::default_kv_heads > 0 ? Conventions::default_kv_heads : A.heads, A.heads);
         // head_dim absent or null means hidden_size / num_attention_heads (of the file, not of the type).
-        const std::int64_t file_heads = c.integer({"num_attention_heads"}, A.heads);
-        const std::int64_t implied = file_heads > 0 ? c.integer({"hidden_size"}, 0) / file_heads : 0;
+        const std::int64_t file_heads = c.peek_integer("num_attention_heads").value_or(A.heads);
+        const std::int64_t implied = file_heads > 0 ? c.peek_integer("hidden_size").value_or(0) / file_heads : 0;
         c.expect_int({"head_dim"}, A.head_dim, implied, implied);
         Conventions::check_attention(c, A);
     }
@@ -132,10 +147,10 @@ struct node_loader<model::gqa<A>, Conventions> {
             w.q_norm = ctx.store.matrix<Vec>(p + "q_norm.weight", 1, attention_weights<A>::q_norm_width);
             w.k_norm = ctx.store.matrix<Vec>(p + "k_norm.weight", 1, attention_weights<A>::k_norm_width);
         }
-        result.runtime = attention_runtime{.rope = ctx.config.rope(),
-                                           .rms_norm_eps = float(ctx.config.number({"rms_norm_eps"}, 1e-6)),
-                                           .clip_qkv = float(ctx.config.number({"clip_qkv"}, 0.0)),
-                                           .sliding_window = Conventions::sliding_window(ctx.config)};
+        result.runtime = attention_runtime{.rope = ctx.config.rope(Conventions::default_rope_theta),
+                                           .rms_norm_eps = rms_norm_eps<Conventions>(ctx.config),
+                                           .clip_qkv = Conventions::clip_qkv(ctx.config),
+                                           .sliding_window = Conventions::sliding_window(ctx.config, ctx.layer)};
         return result;
     }
 };
@@ -175,7 +190,7 @@ struct node_loader<model::mla<M>, Conventions> {
         w.kv_b_proj = ctx.store.matrix<S>(p + "kv_b_proj.weight", M.kv_b_rows(), R);
         w.o_proj = ctx.store.matrix<S>(p + "o_proj.weight", D, std::int64_t{M.heads} * M.v_head_dim);
         if constexpr (M.bias) w.o_bias = ctx.store.matrix<Vec>(p + "o_proj.bias", 1, D);
-        result.runtime = mla_runtime{.rope = ctx.config.rope()};
+        result.runtime = mla_runtime{.rope = ctx.config.rope(Conventions::default_rope_theta)};
         return result;
     }
 };
@@ -209,7 +224,7 @@ struct node_loader<model::moe_ffn<C>, Conventions> {
         const std::string p = ctx.layer_prefix + std::string(names.block);
         layer_weights<model::moe_ffn<C>> result;
         moe_layer_weights<C>& w = result.tensors;
-        w.router = ctx.store.matrix<float>(p + "gate.weight", E, D);
+        w.router = ctx.store.finite_matrix<float>(p + "gate.weight", E, D);
         if constexpr (C.router.selection_bias) {
             w.selection_bias = ctx.store.matrix<float>(p + "gate.e_score_correction_bias", 1, E);
         }
@@ -256,7 +271,7 @@ struct node_loader<model::decoder<Attention, FeedForward>, Conventions> {
         return {node_loader<Attention, Conventions>::load(ctx), node_loader<FeedForward, Conventions>::load(ctx),
                 ctx.store.matrix<Vec>(ctx.layer_prefix + "input_layernorm.weight", 1, D),
                 ctx.store.matrix<Vec>(ctx.layer_prefix + "post_attention_layernorm.weight", 1, D),
-                float(ctx.config.number({"rms_norm_eps"}, 1e-6))};
+                rms_norm_eps<Conventions>(ctx.config)};
     }
 };
 
@@ -277,17 +292,18 @@ struct model_loader<model::causal_lm<L, Stacks...>> {
         c.expect_int({"hidden_size"}, L.model_width);
         c.expect_int({"num_hidden_layers"}, description::layer_count);
         c.expect_bool("tie_word_embeddings", L.tied_embeddings, false);
+        c.expect_string("hidden_act", "silu", "silu");  // every family's SwiGLU experts and MLPs use SiLU
         constexpr int dense = ((model::is_dense_ffn<typename Stacks::layer::feed_forward> ? Stacks::count : 0) + ...);
-        conventions::check_model(c, dense);
+        conventions::check_model(c, dense, description::layer_count);
         (node_loader<typename Stacks::layer, conventions>::check(c), ...);
+        check_runtime_fields<conventions>(c, description::layer_count);  // types and ranges, reported together
         c.throw_if_mismatched();
     }
 
     static weights_type load(const std::filesystem::path& directory, const load_options& options) {
         hf_config config(directory / "config.json");
         check(config);
-        const std::int64_t context_limit = config.integer({"max_position_embeddings"}, 0);
-        if (context_limit < 1) throw config_error(config.file() + ": max_position_embeddings is missing or below 1");
+        const std::int64_t context_limit = config.integer({"max_position_embeddings"}, std::nullopt, 1);  // checked
         if (options.max_positions > context_limit) {
             throw config_error(config.file() + ": load_options.max_positions " + std::to_string(options.max_positions) +
                                " exceeds max_position_embeddings " + std::to_string(context_limit));
@@ -298,10 +314,10 @@ struct model_loader<model::causal_lm<L, Stacks...>> {
         int index = 0;
         load_stacks(ctx, w.layers, index, std::index_sequence_for<Stacks...>{});
         using storage = typename weights_type::storage;
-        w.embedding = store->matrix<storage>("model.embed_tokens.weight", L.vocab_size, L.model_width);
+        w.embedding = store->finite_matrix<storage>("model.embed_tokens.weight", L.vocab_size, L.model_width);
         w.final_norm = store->matrix<typename weights_type::vector>("model.norm.weight", 1, L.model_width);
-        if constexpr (!L.tied_embeddings) w.lm_head = store->matrix<storage>("lm_head.weight", L.vocab_size, L.model_width);
-        w.rms_norm_eps = float(config.number({"rms_norm_eps"}, 1e-6));
+        if constexpr (!L.tied_embeddings) w.lm_head = store->finite_matrix<storage>("lm_head.weight", L.vocab_size, L.model_width);
+        w.rms_norm_eps = rms_norm_eps<conventions>(config);
         w.max_positions = options.max_positions > 0 ? options.max_positions : context_limit;
         w.keep_alive = std::move(store);
         return w;
@@ -314,6 +330,7 @@ struct model_loader<model::causal_lm<L, Stacks...>> {
             using stack = std::tuple_element_t<I, std::tuple<Stacks...>>;
             for (int l = 0; l < stack::count; ++l, ++index) {
                 ctx.layer_prefix = "model.layers." + std::to_string(index) + ".";
+                ctx.layer = index;
                 std::get<I>(layers).push_back(node_loader<typename stack::layer, conventions>::load(ctx));
             }
         }(), ...);

@@ -3,10 +3,12 @@
 //
 // As in Hugging Face: tokens with normalized=false are found in the raw text first; the rest of the text is
 // normalized and then tokens with normalized=true are found in it. Matching is leftmost-longest; lstrip/rstrip
-// swallow the whitespace beside a match; single_word rejects matches inside a word.
+// swallow the whitespace beside a match; single_word rejects matches inside a word. Matches are looked up in a byte
+// trie (moe/text/byte_trie.hpp), so encoding costs at most the longest added token's length per input byte.
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,6 +16,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "moe/excerpt.hpp"
+#include "moe/text/byte_trie.hpp"
+#include "moe/text/limits.hpp"
 #include "moe/text/json_access.hpp"
 #include "moe/text/unicode.hpp"
 #include "moe/text/utf8.hpp"
@@ -32,7 +37,16 @@ struct added_token {
 struct text_segment {
     std::string text;
     std::optional<std::int32_t> id;
-    bool at_start = false;  // begins at offset 0 of the input
+    bool at_start = false;              // begins at offset 0 of the input
+    std::vector<std::uint8_t> literal;  // empty, or one mark per byte: 1 = literal text, where no token is matched
+
+    text_segment slice(std::size_t begin, std::size_t end) const {
+        text_segment out{text.substr(begin, end - begin), std::nullopt, at_start && begin == 0, {}};
+        if (!literal.empty())
+            out.literal.assign(literal.begin() + static_cast<std::ptrdiff_t>(begin),
+                               literal.begin() + static_cast<std::ptrdiff_t>(end));
+        return out;
+    }
 };
 
 class added_vocabulary {
@@ -41,21 +55,28 @@ class added_vocabulary {
         added_vocabulary v;
         if (list.is_null()) return v;
         if (!list.is_array()) throw detail::error_at(where, "added_tokens must be an array");
+        std::size_t total_bytes = 0;
         for (std::size_t i = 0; i < list.size(); ++i) {
             const std::string at = where + "[" + std::to_string(i) + "]";
             added_token t;
-            t.id = detail::field(list[i], "id", at).get<std::int32_t>();
             t.content = detail::string_field(list[i], "content", at);
+            t.id = detail::token_id(detail::field(list[i], "id", at), t.content, at);
             t.special = detail::optional_field(list[i], "special", false, at);
             t.normalized = detail::optional_field(list[i], "normalized", !t.special, at);
             t.lstrip = detail::optional_field(list[i], "lstrip", false, at);
             t.rstrip = detail::optional_field(list[i], "rstrip", false, at);
             t.single_word = detail::optional_field(list[i], "single_word", false, at);
             if (t.content.empty()) throw detail::error_at(at, "added token with empty content");
+            total_bytes += t.content.size();
+            check_size(t.content, total_bytes, at);
+            if (const added_token* other = v.find(t.id))
+                throw detail::error_at(at, "added tokens '" + excerpt(other->content, 64) + "' and '" +
+                                               excerpt(t.content, 64) + "' share id " + std::to_string(t.id));
             v.by_id_[t.id] = v.tokens_.size();
             v.by_content_[t.content] = v.tokens_.size();
             v.tokens_.push_back(std::move(t));
         }
+        v.build_trie();
         return v;
     }
 
@@ -69,12 +90,25 @@ class added_vocabulary {
         return it == by_content_.end() ? nullptr : &tokens_[it->second];
     }
 
-    // Splits `segment` at the tokens whose `normalized` flag equals `normalized`.
-    void split(const text_segment& segment, bool normalized, std::vector<text_segment>& out) const {
+    // Splits `segment` at the tokens whose `normalized` flag equals `normalized`. With `skip_special` special
+    // tokens are not matched (Hugging Face's split_special_tokens); no token is matched over a literal byte.
+    void split(const text_segment& segment, bool normalized, std::vector<text_segment>& out,
+               bool skip_special = false) const {
         const std::string& s = segment.text;
-        std::size_t start_offset = 0;
+        const auto& literal = segment.literal;
+        auto next_literal_from = [&](std::size_t from) {  // first literal byte at or after `from`, or s.size()
+            if (literal.empty()) return s.size();
+            return static_cast<std::size_t>(std::find_if(literal.begin() + static_cast<std::ptrdiff_t>(from),
+                                                         literal.end(), [](std::uint8_t m) { return m != 0; }) -
+                                            literal.begin());
+        };
+        const std::size_t kind = query_kind(normalized, skip_special);
+        std::size_t start_offset = 0, next_literal = next_literal_from(0);
         for (std::size_t at = 0; at < s.size();) {
-            const added_token* best = longest_at(s, at, normalized);
+            if (next_literal < at) next_literal = next_literal_from(at);  // `at` only grows: linear in all
+            // No token is matched over a literal byte: the lookup sees the text up to the next one.
+            const std::int32_t found = trie_.longest_prefix(std::string_view(s).substr(at, next_literal - at), kind);
+            const added_token* best = found < 0 ? nullptr : &tokens_[static_cast<std::size_t>(found)];
             if (best == nullptr) {
                 ++at;
                 continue;
@@ -84,25 +118,42 @@ class added_vocabulary {
             if (best->single_word && !(is_word_boundary_before(s, start) && is_word_boundary_after(s, stop))) continue;
             if (best->lstrip) start = std::max(whitespace_start_before(s, start), start_offset);
             if (best->rstrip) stop = whitespace_end_after(s, stop);
-            if (start_offset < start)
-                out.push_back({s.substr(start_offset, start - start_offset), std::nullopt,
-                               segment.at_start && start_offset == 0});
-            out.push_back({s.substr(start, stop - start), best->id, segment.at_start && start == 0});
+            if (start_offset < start) out.push_back(segment.slice(start_offset, start));
+            out.push_back({s.substr(start, stop - start), best->id, segment.at_start && start == 0, {}});
             start_offset = stop;
             at = std::max(at, stop);
         }
-        if (start_offset < s.size())
-            out.push_back({s.substr(start_offset), std::nullopt, segment.at_start && start_offset == 0});
+        if (start_offset < s.size()) out.push_back(segment.slice(start_offset, s.size()));
     }
 
    private:
-    const added_token* longest_at(const std::string& s, std::size_t at, bool normalized) const {
-        const added_token* best = nullptr;
-        for (const auto& t : tokens_) {
-            if (t.normalized != normalized || (best && t.content.size() <= best->content.size())) continue;
-            if (s.compare(at, t.content.size(), t.content) == 0) best = &t;
+    // Which tokens a split may match: byte_trie query kind (normalized flag) x (special tokens skipped).
+    static std::size_t query_kind(bool normalized, bool skip_special) {
+        return (normalized ? 2u : 0u) + (skip_special ? 1u : 0u);
+    }
+
+    static void check_size(const std::string& content, std::size_t total_bytes, const std::string& at) {
+        using limits = tokenizer_limits;
+        if (content.size() > limits::max_added_token_bytes)
+            throw detail::error_at(at, "added token '" + excerpt(content, 64) + "' is " +
+                                           std::to_string(content.size()) + " bytes long, above the limit of " +
+                                           std::to_string(limits::max_added_token_bytes));
+        if (total_bytes > limits::max_added_tokens_total_bytes)
+            throw detail::error_at(at, "added tokens hold more than " +
+                                           std::to_string(limits::max_added_tokens_total_bytes) +
+                                           " bytes of content in all");
+    }
+
+    void build_trie() {
+        std::vector<byte_trie::key> keys;
+        keys.reserve(tokens_.size());
+        for (const added_token& t : tokens_) {
+            std::uint8_t mask = 0;
+            for (const bool skip_special : {false, true})
+                if (!(skip_special && t.special)) mask |= std::uint8_t(1u << query_kind(t.normalized, skip_special));
+            keys.push_back({t.content, mask});
         }
-        return best;
+        trie_ = byte_trie(keys);
     }
 
     static bool is_word_char(char32_t c) { return unicode::is_letter(c) || unicode::is_number(c) || c == '_'; }
@@ -139,6 +190,7 @@ class added_vocabulary {
     std::vector<added_token> tokens_;
     std::unordered_map<std::int32_t, std::size_t> by_id_;
     std::unordered_map<std::string, std::size_t> by_content_;
+    byte_trie trie_;  // over tokens_' contents; keys index tokens_
 };
 
 }  // namespace moe::text

@@ -2,6 +2,7 @@
 // unk_token / fuse_unk, byte_fallback to <0xNN> tokens, ignore_merges, continuing_subword_prefix, end_of_word_suffix.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <queue>
@@ -10,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "moe/excerpt.hpp"
 #include "moe/text/json_access.hpp"
 #include "moe/text/utf8.hpp"
 
@@ -21,15 +23,28 @@ class bpe_model {
         bpe_model m;
         const std::string type = detail::optional_field<std::string>(spec, "type", "BPE", where);
         if (type != "BPE")
-            throw detail::error_at(where, "unsupported model type '" + type + "' (only BPE is supported)");
+            throw detail::error_at(where, "unsupported model type '" + excerpt(type) + "' (only BPE is supported)");
         if (detail::optional_field(spec, "dropout", 0.0, where) > 0.0)
             throw detail::error_at(where, "BPE dropout is not supported");
         const auto& vocab = detail::field(spec, "vocab", where);
         if (!vocab.is_object()) throw detail::error_at(where, "model.vocab must be an object");
+        // Ids are checked before anything is allocated for them: in range, dense, each used once.
+        std::vector<std::pair<std::string, std::int32_t>> entries;
+        entries.reserve(vocab.size());
+        std::int64_t max_id = -1;
         for (const auto& [token, id] : vocab.items()) {
-            if (!id.is_number_integer() || id.get<std::int64_t>() < 0)
-                throw detail::error_at(where, "model.vocab['" + token + "'] is not a non-negative integer id");
-            m.add_token(token, id.get<std::int32_t>());
+            entries.emplace_back(token, detail::token_id(id, token, where + ": model.vocab"));
+            max_id = std::max<std::int64_t>(max_id, entries.back().second);
+        }
+        detail::check_id_density(max_id, entries.size(), where + ": model.vocab");
+        m.tokens_.resize(static_cast<std::size_t>(max_id + 1));
+        m.has_token_.resize(static_cast<std::size_t>(max_id + 1), false);
+        for (auto& [token, id] : entries) {
+            if (m.has_token_[static_cast<std::size_t>(id)])
+                throw detail::error_at(where, "model.vocab: tokens '" +
+                                                  excerpt(m.tokens_[static_cast<std::size_t>(id)], 64) + "' and '" +
+                                                  excerpt(token, 64) + "' share id " + std::to_string(id));
+            m.add_token(std::move(token), id);
         }
         m.unk_ = detail::optional_field<std::string>(spec, "unk_token", "", where);
         m.fuse_unk_ = detail::optional_field(spec, "fuse_unk", false, where);
@@ -39,6 +54,7 @@ class bpe_model {
         m.suffix_ = detail::optional_field<std::string>(spec, "end_of_word_suffix", "", where);
 
         const auto& merges = detail::field(spec, "merges", where);
+        if (!merges.is_array()) throw detail::error_at(where, "model.merges must be an array");
         for (std::size_t rank = 0; rank < merges.size(); ++rank) {
             const auto& entry = merges[rank];
             std::string a, b;
@@ -46,7 +62,8 @@ class bpe_model {
                 const auto s = entry.get<std::string>();
                 const auto space = s.find(' ');
                 if (space == std::string::npos)
-                    throw detail::error_at(where, "merge #" + std::to_string(rank) + " '" + s + "' has no space");
+                    throw detail::error_at(where,
+                                           "merge #" + std::to_string(rank) + " '" + excerpt(s, 64) + "' has no space");
                 a = s.substr(0, space), b = s.substr(space + 1);
             } else if (entry.is_array() && entry.size() == 2 && entry[0].is_string() && entry[1].is_string()) {
                 a = entry[0].get<std::string>(), b = entry[1].get<std::string>();
@@ -55,8 +72,8 @@ class bpe_model {
             }
             const auto ia = m.vocab_.find(a), ib = m.vocab_.find(b), ic = m.vocab_.find(a + b);
             if (ia == m.vocab_.end() || ib == m.vocab_.end() || ic == m.vocab_.end())
-                throw detail::error_at(where, "merge #" + std::to_string(rank) + " ('" + a + "', '" + b +
-                                                  "') uses a token missing from the vocab");
+                throw detail::error_at(where, "merge #" + std::to_string(rank) + " ('" + excerpt(a, 64) + "', '" +
+                                                  excerpt(b, 64) + "') uses a token missing from the vocab");
             m.merges_.try_emplace(pair_key(ia->second, ib->second), merge{static_cast<std::int32_t>(rank), ic->second});
         }
         return m;
@@ -107,11 +124,10 @@ class bpe_model {
         return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(a)) << 32) | static_cast<std::uint32_t>(b);
     }
 
-    void add_token(const std::string& token, std::int32_t id) {
+    void add_token(std::string token, std::int32_t id) {  // id validated and inside tokens_
         vocab_[token] = id;
         const auto index = static_cast<std::size_t>(id);
-        if (index >= tokens_.size()) tokens_.resize(index + 1), has_token_.resize(index + 1, false);
-        tokens_[index] = token;
+        tokens_[index] = std::move(token);
         has_token_[index] = true;
     }
 
@@ -140,7 +156,7 @@ class bpe_model {
             }
             if (unk_.empty()) continue;  // no unk token: Hugging Face drops the character
             const auto unk = token_to_id(unk_);
-            if (!unk) throw tokenizer_error("BPE model: unk_token '" + unk_ + "' is not in the vocab");
+            if (!unk) throw tokenizer_error("BPE model: unk_token '" + excerpt(unk_, 64) + "' is not in the vocab");
             if (fuse_unk_ && last_was_unk) {
                 symbols.back().length += step.length;
             } else {

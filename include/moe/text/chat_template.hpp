@@ -15,7 +15,9 @@
 #include <string_view>
 #include <vector>
 
+#include "moe/excerpt.hpp"
 #include "moe/text/error.hpp"
+#include "moe/text/text_range.hpp"
 
 namespace moe::text {
 
@@ -30,6 +32,23 @@ struct chat_message {
 struct chat_options {
     bool add_generation_prompt = true;
     bool enable_thinking = true;  // Qwen3 only; DeepSeek-R1 always thinks, Mistral never does
+    // encode_chat only: let special-token text inside message contents ("<|im_start|>", "</think>") become control
+    // tokens, as encoding the rendered string does. Off: contents are encoded as plain text, so a user cannot
+    // forge a turn or close the thinking block.
+    bool parse_special_tokens_in_content = false;
+};
+
+// A rendered prompt and where the message contents sit in it (everything else is the template's markup).
+struct rendered_chat {
+    std::string text;
+    std::vector<text_range> content;
+
+    void add_markup(std::string_view s) { text += s; }
+    void add_content(std::string_view s) {
+        if (s.empty()) return;
+        content.push_back({text.size(), text.size() + s.size()});
+        text += s;
+    }
 };
 
 // The delimiters of a thinking block.
@@ -62,10 +81,13 @@ inline std::string rstrip_newlines(const std::string& s) {
     return at == std::string::npos ? std::string() : s.substr(0, at + 1);
 }
 
-inline std::string render_qwen3(std::span<const chat_message> messages, const chat_options& options) {
-    std::string out;
-    if (!messages.empty() && messages[0].role == "system")
-        out += "<|im_start|>system\n" + messages[0].content + "<|im_end|>\n";
+inline rendered_chat render_qwen3(std::span<const chat_message> messages, const chat_options& options) {
+    rendered_chat out;
+    if (!messages.empty() && messages[0].role == "system") {
+        out.add_markup("<|im_start|>system\n");
+        out.add_content(messages[0].content);
+        out.add_markup("<|im_end|>\n");
+    }
     // Reasoning is kept only for assistant turns after the last user turn.
     std::size_t last_query = messages.size() - 1;
     for (std::size_t i = messages.size(); i-- > 0;)
@@ -76,7 +98,9 @@ inline std::string render_qwen3(std::span<const chat_message> messages, const ch
     for (std::size_t i = 0; i < messages.size(); ++i) {
         const chat_message& m = messages[i];
         if (m.role == "user" || (m.role == "system" && i != 0)) {
-            out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+            out.add_markup("<|im_start|>" + m.role + "\n");
+            out.add_content(m.content);
+            out.add_markup("<|im_end|>\n");
         } else if (m.role == "assistant") {
             std::string content = m.content, reasoning;
             if (m.reasoning_content) {
@@ -87,66 +111,80 @@ inline std::string render_qwen3(std::span<const chat_message> messages, const ch
             }
             const bool last = i + 1 == messages.size();
             if (i > last_query && (last || !reasoning.empty())) {
-                out += "<|im_start|>assistant\n<think>\n" + lstrip_newlines(rstrip_newlines(reasoning)) +
-                       "\n</think>\n\n" + lstrip_newlines(content);
+                out.add_markup("<|im_start|>assistant\n<think>\n");
+                out.add_content(lstrip_newlines(rstrip_newlines(reasoning)));
+                out.add_markup("\n</think>\n\n");
+                out.add_content(lstrip_newlines(content));
             } else {
-                out += "<|im_start|>assistant\n" + content;
+                out.add_markup("<|im_start|>assistant\n");
+                out.add_content(content);
             }
-            out += "<|im_end|>\n";
+            out.add_markup("<|im_end|>\n");
         } else if (m.role != "system") {
-            throw tokenizer_error("qwen3 chat template: unsupported role '" + m.role +
+            throw tokenizer_error("qwen3 chat template: unsupported role '" + excerpt(m.role) +
                                   "' (supported: system, user, assistant)");
         }
     }
     if (options.add_generation_prompt) {
-        out += "<|im_start|>assistant\n";
-        if (!options.enable_thinking) out += "<think>\n\n</think>\n\n";
+        out.add_markup("<|im_start|>assistant\n");
+        if (!options.enable_thinking) out.add_markup("<think>\n\n</think>\n\n");
     }
     return out;
 }
 
-inline std::string render_deepseek_r1(std::span<const chat_message> messages, const chat_options& options) {
-    std::string system;
+inline rendered_chat render_deepseek_r1(std::span<const chat_message> messages, const chat_options& options) {
+    const std::string* system = nullptr;
     for (const auto& m : messages)
-        if (m.role == "system") system = m.content;  // the last system message wins, as in the template
-    std::string out = "<\xEF\xBD\x9C" "begin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>" + system;
+        if (m.role == "system") system = &m.content;  // the last system message wins, as in the template
+    rendered_chat out;
+    out.add_markup("<\xEF\xBD\x9C" "begin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>");
+    if (system) out.add_content(*system);
     for (const auto& m : messages) {
         if (m.role == "user") {
-            out += "<\xEF\xBD\x9CUser\xEF\xBD\x9C>" + m.content;
+            out.add_markup("<\xEF\xBD\x9CUser\xEF\xBD\x9C>");
+            out.add_content(m.content);
         } else if (m.role == "assistant") {
-            out += "<\xEF\xBD\x9C" "Assistant\xEF\xBD\x9C>" + after_last(m.content, think_close) +
-                   "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>";
+            out.add_markup("<\xEF\xBD\x9C" "Assistant\xEF\xBD\x9C>");
+            out.add_content(after_last(m.content, think_close));
+            out.add_markup("<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>");
         } else if (m.role != "system") {
-            throw tokenizer_error("deepseek_r1 chat template: unsupported role '" + m.role +
+            throw tokenizer_error("deepseek_r1 chat template: unsupported role '" + excerpt(m.role) +
                                   "' (supported: system, user, assistant)");
         }
     }
-    if (options.add_generation_prompt) out += "<\xEF\xBD\x9C" "Assistant\xEF\xBD\x9C><think>\n";
+    if (options.add_generation_prompt) out.add_markup("<\xEF\xBD\x9C" "Assistant\xEF\xBD\x9C><think>\n");
     return out;
 }
 
-inline std::string render_mistral(std::span<const chat_message> messages) {
-    std::string out = "<s>";
+inline rendered_chat render_mistral(std::span<const chat_message> messages) {
+    rendered_chat out;
+    out.add_markup("<s>");
     for (std::size_t i = 0; i < messages.size(); ++i) {
         const chat_message& m = messages[i];
         if ((m.role == "user") != (i % 2 == 0))
             throw tokenizer_error("mistral chat template: conversation roles must alternate user/assistant/user/... "
-                                  "(message " + std::to_string(i) + " is '" + m.role + "')");
-        if (m.role == "user") out += "[INST] " + m.content + " [/INST]";
-        else if (m.role == "assistant") out += m.content + "</s>";
-        else
+                                  "(message " + std::to_string(i) + " is '" + excerpt(m.role) + "')");
+        if (m.role == "user") {
+            out.add_markup("[INST] ");
+            out.add_content(m.content);
+            out.add_markup(" [/INST]");
+        } else if (m.role == "assistant") {
+            out.add_content(m.content);
+            out.add_markup("</s>");
+        } else {
             throw tokenizer_error("mistral chat template: only user and assistant roles are supported (got '" +
-                                  m.role + "')");
+                                  excerpt(m.role) + "')");
+        }
     }
     return out;
 }
 
 }  // namespace detail
 
-// Renders a conversation into the prompt text the family's model was trained on. Encode the result with
-// add_special_tokens=false: the template already writes BOS where the family wants it.
-inline std::string apply_chat_template(chat_family family, std::span<const chat_message> messages,
-                                       const chat_options& options = {}) {
+// Renders a conversation and records where each message's content landed (encode_chat encodes those ranges as
+// plain text).
+inline rendered_chat render_chat(chat_family family, std::span<const chat_message> messages,
+                                 const chat_options& options = {}) {
     if (messages.empty()) throw tokenizer_error("chat template: the conversation is empty");
     switch (family) {
         case chat_family::qwen3: return detail::render_qwen3(messages, options);
@@ -154,6 +192,15 @@ inline std::string apply_chat_template(chat_family family, std::span<const chat_
         case chat_family::mistral: return detail::render_mistral(messages);
     }
     throw tokenizer_error("chat template: unknown family");
+}
+
+// Renders a conversation into the prompt text the family's model was trained on. Encode the result with
+// add_special_tokens=false: the template already writes BOS where the family wants it. Encoding this string
+// turns special-token text inside messages into control tokens; to encode a conversation with untrusted
+// contents use encode_chat (moe/text/encode_chat.hpp).
+inline std::string apply_chat_template(chat_family family, std::span<const chat_message> messages,
+                                       const chat_options& options = {}) {
+    return render_chat(family, messages, options).text;
 }
 
 }  // namespace moe::text

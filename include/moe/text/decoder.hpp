@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "moe/excerpt.hpp"
 #include "moe/text/byte_level.hpp"
 #include "moe/text/json_access.hpp"
 #include "moe/text/pre_tokenizer.hpp"
@@ -18,7 +19,8 @@ class decoder {
    public:
     enum class kind { byte_level, metaspace, replace, byte_fallback, fuse, strip, sequence };
 
-    static decoder from_json(const detail::json& spec, const std::string& where) {
+    // `depth`: how many Sequences this one sits in (capped: tokenizer_limits::max_sequence_depth).
+    static decoder from_json(const detail::json& spec, const std::string& where, std::size_t depth = 0) {
         decoder d;
         const std::string type = detail::type_of(spec, where);
         if (type == "ByteLevel") {
@@ -47,10 +49,12 @@ class decoder {
         } else if (type == "Sequence") {
             d.type_ = kind::sequence;
             const auto& list = detail::field(spec, "decoders", where);
+            if (!list.is_array()) throw detail::error_at(where, "decoders must be an array");
+            const std::size_t inner = detail::nested(depth, where);
             for (std::size_t i = 0; i < list.size(); ++i)
-                d.children_.push_back(from_json(list[i], where + ".decoders[" + std::to_string(i) + "]"));
+                d.children_.push_back(from_json(list[i], where + ".decoders[" + std::to_string(i) + "]", inner));
         } else {
-            throw detail::error_at(where, "unsupported decoder type '" + type +
+            throw detail::error_at(where, "unsupported decoder type '" + excerpt(type) +
                                               "' (supported: ByteLevel, Metaspace, Replace, ByteFallback, Fuse, "
                                               "Strip, Sequence)");
         }

@@ -6,39 +6,57 @@
 #include <string>
 #include <vector>
 
+#include "moe/excerpt.hpp"
 #include "moe/text/json_access.hpp"
 
 namespace moe::text {
 
 class post_processor {
    public:
-    static post_processor from_json(const detail::json& spec, const std::string& where) {
+    // `depth`: how many Sequences this one sits in (capped: tokenizer_limits::max_sequence_depth).
+    static post_processor from_json(const detail::json& spec, const std::string& where, std::size_t depth = 0) {
         post_processor p;
         const std::string type = detail::type_of(spec, where);
         if (type == "ByteLevel") return p;
         if (type == "TemplateProcessing") {
             const auto& specials = detail::field(spec, "special_tokens", where);
-            for (const auto& item : detail::field(spec, "single", where)) {
-                if (item.contains("Sequence")) {
+            const auto& single = detail::field(spec, "single", where);
+            if (!specials.is_object() || !single.is_array())
+                throw detail::error_at(where, "special_tokens must be an object and single an array");
+            for (const auto& item : single) {
+                if (item.is_object() && item.contains("Sequence")) {
                     p.items_.push_back({true, {}});
-                } else if (item.contains("SpecialToken")) {
+                } else if (item.is_object() && item.contains("SpecialToken")) {
                     const std::string name = detail::string_field(item.at("SpecialToken"), "id", where + ".single");
                     if (!specials.contains(name))
-                        throw detail::error_at(where, "template token '" + name + "' is not in special_tokens");
-                    p.items_.push_back({false, specials.at(name).at("ids").get<std::vector<std::int32_t>>()});
+                        throw detail::error_at(where, "template token '" + excerpt(name, 64) +
+                                                          "' is not in special_tokens");
+                    const auto& ids = detail::field(specials.at(name), "ids", where + ".special_tokens");
+                    if (!ids.is_array()) throw detail::error_at(where, "special_tokens ids must be an array");
+                    std::vector<std::int32_t> values;
+                    for (const auto& id : ids) values.push_back(detail::token_id(id, name, where + ".special_tokens"));
+                    p.items_.push_back({false, std::move(values)});
                 } else {
                     throw detail::error_at(where, "template item is neither Sequence nor SpecialToken");
                 }
             }
         } else if (type == "RobertaProcessing" || type == "BertProcessing") {
-            const auto& cls = detail::field(spec, "cls", where);
-            const auto& sep = detail::field(spec, "sep", where);
-            p.items_.push_back({false, {cls.at(1).get<std::int32_t>()}});
+            // cls and sep are ["token", id] pairs.
+            auto pair_id = [&](const char* key) {
+                const auto& v = detail::field(spec, key, where);
+                if (!v.is_array() || v.size() != 2 || !v[0].is_string())
+                    throw detail::error_at(where, std::string(key) + " must be [\"token\", id]");
+                return detail::token_id(v[1], v[0].get<std::string>(), where + "." + key);
+            };
+            p.items_.push_back({false, {pair_id("cls")}});
             p.items_.push_back({true, {}});
-            p.items_.push_back({false, {sep.at(1).get<std::int32_t>()}});
+            p.items_.push_back({false, {pair_id("sep")}});
         } else if (type == "Sequence") {
-            for (std::size_t i = 0; i < detail::field(spec, "processors", where).size(); ++i) {
-                auto child = from_json(spec.at("processors")[i], where + ".processors[" + std::to_string(i) + "]");
+            const auto& list = detail::field(spec, "processors", where);
+            if (!list.is_array()) throw detail::error_at(where, "processors must be an array");
+            const std::size_t inner = detail::nested(depth, where);
+            for (std::size_t i = 0; i < list.size(); ++i) {
+                auto child = from_json(list[i], where + ".processors[" + std::to_string(i) + "]", inner);
                 if (!child.items_.empty()) {
                     if (!p.items_.empty())
                         throw detail::error_at(where, "more than one id-changing processor in a Sequence");
@@ -46,7 +64,7 @@ class post_processor {
                 }
             }
         } else {
-            throw detail::error_at(where, "unsupported post_processor type '" + type +
+            throw detail::error_at(where, "unsupported post_processor type '" + excerpt(type) +
                                               "' (supported: TemplateProcessing, ByteLevel, RobertaProcessing, "
                                               "BertProcessing, Sequence)");
         }

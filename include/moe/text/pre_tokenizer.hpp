@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "moe/excerpt.hpp"
 #include "moe/text/byte_level.hpp"
 #include "moe/text/json_access.hpp"
 #include "moe/text/regex.hpp"
@@ -39,7 +40,7 @@ inline split_behavior parse_behavior(const std::string& name, std::string_view w
     if (name == "MergedWithPrevious") return split_behavior::merged_with_previous;
     if (name == "MergedWithNext") return split_behavior::merged_with_next;
     if (name == "Contiguous") return split_behavior::contiguous;
-    throw error_at(where, "unknown split behavior '" + name + "'");
+    throw error_at(where, "unknown split behavior '" + excerpt(name) + "'");
 }
 
 struct span {
@@ -131,14 +132,15 @@ class pre_tokenizer {
     enum class kind { split, byte_level, digits, metaspace, whitespace_split, sequence };
     enum class prepend_scheme { always, first, never };
 
-    static pre_tokenizer from_json(const detail::json& spec, const std::string& where) {
+    // `depth`: how many Sequences this one sits in (capped: tokenizer_limits::max_sequence_depth).
+    static pre_tokenizer from_json(const detail::json& spec, const std::string& where, std::size_t depth = 0) {
         pre_tokenizer p;
         const std::string type = detail::type_of(spec, where);
         if (type == "Split") {
             p.type_ = kind::split;
             auto pattern = detail::pattern_field(spec, where);
             p.text_ = pattern.text;
-            if (pattern.is_regex) p.regex_ = std::make_shared<regex>(pattern.text);
+            if (pattern.is_regex) p.regex_ = std::make_shared<regex>(pattern.text, where);
             p.behavior_ = detail::parse_behavior(detail::string_field(spec, "behavior", where), where);
             p.invert_ = detail::optional_field(spec, "invert", false, where);
         } else if (type == "ByteLevel") {
@@ -159,10 +161,12 @@ class pre_tokenizer {
         } else if (type == "Sequence") {
             p.type_ = kind::sequence;
             const auto& list = detail::field(spec, "pretokenizers", where);
+            if (!list.is_array()) throw detail::error_at(where, "pretokenizers must be an array");
+            const std::size_t inner = detail::nested(depth, where);
             for (std::size_t i = 0; i < list.size(); ++i)
-                p.children_.push_back(from_json(list[i], where + ".pretokenizers[" + std::to_string(i) + "]"));
+                p.children_.push_back(from_json(list[i], where + ".pretokenizers[" + std::to_string(i) + "]", inner));
         } else {
-            throw detail::error_at(where, "unsupported pre_tokenizer type '" + type +
+            throw detail::error_at(where, "unsupported pre_tokenizer type '" + excerpt(type) +
                                               "' (supported: Split, ByteLevel, Digits, Metaspace, WhitespaceSplit, "
                                               "Sequence)");
         }
@@ -176,7 +180,7 @@ class pre_tokenizer {
             if (s == "always") return prepend_scheme::always;
             if (s == "first") return prepend_scheme::first;
             if (s == "never") return prepend_scheme::never;
-            throw detail::error_at(where, "unknown prepend_scheme '" + s + "'");
+            throw detail::error_at(where, "unknown prepend_scheme '" + excerpt(s) + "'");
         }
         return detail::optional_field(spec, "add_prefix_space", true, where) ? prepend_scheme::always
                                                                               : prepend_scheme::never;

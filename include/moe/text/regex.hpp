@@ -1,21 +1,32 @@
 // moe/text/regex.hpp — the small subset of Oniguruma regex syntax that tokenizer.json Split patterns use, matched
-// with backtracking over code points (std::regex has no Unicode categories).
+// over code points (std::regex has no Unicode categories).
 //
 // Supported: alternation, non-capturing groups (?:...), case-insensitive groups (?i:...) (ASCII letters only),
 // lookahead (?=...) (?!...), classes [...] [^...] with ranges, \p{L} \p{N} \p{M} \p{P} \p{S} (and \P{...}),
 // \s \S, escapes \r \n \t \f \v \xHH \uHHHH, '.', quantifiers * + ? {n} {n,} {n,m} (greedy).
 // Anything else throws, naming the construct and its offset, rather than matching differently from Hugging Face.
+//
+// The pattern comes from a file, so matching must stay cheap for any pattern: it is compiled to a program for a Pike
+// VM (threads kept in priority order, which gives the same leftmost-first match a backtracking engine like
+// Oniguruma finds), whose work per input character is bounded by the program size — no recursion on the input, no
+// exponential backtracking. Group nesting, repetition counts and program size are capped at construction; a step
+// budget per call (steps_per_code_point per character) turns what is left of a pathological case, such as repeated
+// searches rescanning the same text, into a clear error.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
-#include <functional>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "moe/excerpt.hpp"
 #include "moe/text/error.hpp"
+#include "moe/text/limits.hpp"
 #include "moe/text/unicode.hpp"
 #include "moe/text/utf8.hpp"
 
@@ -28,29 +39,26 @@ class regex {
         std::size_t end;
     };
 
-    explicit regex(std::string_view pattern) : pattern_(utf8::decode_all(pattern)) {
+    // `where` (e.g. "tokenizer.json: pre_tokenizer") starts every error message about this pattern.
+    explicit regex(std::string_view pattern, std::string where = {})
+        : pattern_(utf8::decode_all(pattern)), where_(std::move(where)) {
         root_ = parse_alternation();
         if (at_ < pattern_.size()) fail("unbalanced ')'");
+        compile();
     }
 
     // The leftmost match that starts at or after `from` (leftmost, then first alternative, as Oniguruma does).
     std::optional<match> search(std::u32string_view text, std::size_t from = 0) const {
-        for (std::size_t start = from; start <= text.size(); ++start) {
-            std::size_t end = 0;
-            if (match_node(root_, text, start, [&](std::size_t e) {
-                    end = e;
-                    return true;
-                }))
-                return match{start, end};
-        }
-        return std::nullopt;
+        context c = make_context(text);
+        return run(c, 0, from, false, 0);
     }
 
     // All non-empty, non-overlapping matches, left to right.
     std::vector<match> find_all(std::u32string_view text) const {
+        context c = make_context(text);
         std::vector<match> out;
         for (std::size_t from = 0; from < text.size();) {
-            auto m = search(text, from);
+            auto m = run(c, 0, from, false, 0);
             if (!m) break;
             if (m->end == m->begin) {
                 from = m->begin + 1;
@@ -62,6 +70,8 @@ class regex {
         return out;
     }
 
+    std::size_t program_size() const { return program_.size(); }
+
    private:
     struct char_class {
         std::vector<std::pair<char32_t, char32_t>> ranges;
@@ -69,8 +79,17 @@ class regex {
         bool whitespace = false, not_whitespace = false, any_but_newline = false;
         bool negated = false;
         bool ignore_case = false;
+        std::uint64_t ascii[2] = {0, 0};  // membership of code points 0-127, precomputed: most text is ASCII
 
+        void precompute() {
+            for (char32_t cp = 0; cp < 128; ++cp)
+                if (contains_slow(cp)) ascii[cp >> 6] |= std::uint64_t{1} << (cp & 63);
+        }
         bool contains(char32_t cp) const {
+            if (cp < 128) return (ascii[cp >> 6] >> (cp & 63)) & 1;
+            return contains_slow(cp);
+        }
+        bool contains_slow(char32_t cp) const {
             bool in = (whitespace && unicode::is_whitespace(cp)) || (not_whitespace && !unicode::is_whitespace(cp)) ||
                       (any_but_newline && cp != '\n');
             for (const auto& [cat, neg] : categories) in = in || (unicode::is_in(cat, cp) != neg);
@@ -85,6 +104,7 @@ class regex {
         }
     };
 
+    // The parsed pattern (a tree in nodes_), compiled to program_ below.
     enum class kind { chars, sequence, alternation, repeat, lookahead, negative_lookahead };
     struct node {
         kind type;
@@ -92,11 +112,22 @@ class regex {
         std::vector<int> children;
         std::size_t min = 0, max = 0;
     };
-    using continuation = std::function<bool(std::size_t)>;
+    static constexpr std::size_t unbounded = static_cast<std::size_t>(-1);
+
+    // Pike VM instructions. chars: consume one code point in classes_[x]; split: try x, then y; jump: go to x;
+    // ahead / not_ahead: the lookahead body at x must (not) match here, then go on at y; done: a match (or the end of
+    // a lookahead body).
+    enum class op : std::uint8_t { chars, split, jump, ahead, not_ahead, done };
+    struct instruction {
+        op code;
+        int x = 0, y = 0;
+    };
 
     [[noreturn]] void fail(std::string_view what) const {
-        throw tokenizer_error("regex '" + utf8::encode(pattern_) + "': " + std::string(what) + " at offset " +
-                              std::to_string(at_));
+        throw tokenizer_error(prefix() + std::string(what) + " at offset " + std::to_string(at_));
+    }
+    std::string prefix() const {
+        return (where_.empty() ? std::string() : where_ + ": ") + "regex '" + excerpt(utf8::encode(pattern_)) + "': ";
     }
     bool done() const { return at_ >= pattern_.size(); }
     char32_t peek() const { return pattern_[at_]; }
@@ -124,14 +155,17 @@ class regex {
     std::size_t parse_number() {
         if (done() || peek() < '0' || peek() > '9') fail("expected a number in {}");
         std::size_t n = 0;
-        while (!done() && peek() >= '0' && peek() <= '9') n = n * 10 + (pattern_[at_++] - '0');
+        while (!done() && peek() >= '0' && peek() <= '9') {
+            n = n * 10 + (pattern_[at_++] - '0');
+            if (n > regex_limits::max_repeat)
+                fail("repetition count above " + std::to_string(regex_limits::max_repeat));
+        }
         return n;
     }
 
     int parse_quantified(int atom) {
         if (done()) return atom;
         std::size_t lo = 0, hi = 0;
-        const std::size_t unbounded = static_cast<std::size_t>(-1);
         switch (peek()) {
             case '*': lo = 0, hi = unbounded, ++at_; break;
             case '+': lo = 1, hi = unbounded, ++at_; break;
@@ -144,6 +178,7 @@ class regex {
                     hi = (!done() && peek() == '}') ? unbounded : parse_number();
                 }
                 if (done() || peek() != '}') fail("expected '}'");
+                if (hi < lo) fail("repetition {n,m} with m < n");
                 ++at_;
                 break;
             default: return atom;
@@ -155,6 +190,9 @@ class regex {
     int parse_atom() {
         const char32_t c = pattern_[at_++];
         if (c == '(') {
+            // The parser recurses once per group level: the cap keeps a hostile pattern from exhausting the stack.
+            if (++depth_ > regex_limits::max_nesting)
+                fail("groups nested deeper than " + std::to_string(regex_limits::max_nesting));
             bool saved_case = ignore_case_;
             kind wrap = kind::sequence;
             if (!done() && peek() == '?') {
@@ -176,6 +214,7 @@ class regex {
             ignore_case_ = saved_case;
             if (done() || peek() != ')') fail("missing ')'");
             ++at_;
+            --depth_;
             if (wrap == kind::sequence) return inner;
             return add({wrap, {}, {inner}});
         }
@@ -228,7 +267,7 @@ class regex {
                 else if (name == U"M") cls.categories.emplace_back(unicode::category::mark, negated);
                 else if (name == U"P") cls.categories.emplace_back(unicode::category::punctuation, negated);
                 else if (name == U"S") cls.categories.emplace_back(unicode::category::symbol, negated);
-                else fail("unsupported Unicode property \\p{" + utf8::encode(name) + "}");
+                else fail("unsupported Unicode property \\p{" + excerpt(utf8::encode(name)) + "}");
                 return std::nullopt;
             }
             default:
@@ -287,58 +326,262 @@ class regex {
         }
     }
 
-    // Continuation-passing backtracking: k(end) is asked whether the rest of the pattern matches from `end`.
-    bool match_node(int id, std::u32string_view text, std::size_t pos, const continuation& k) const {
-        const node& n = nodes_[static_cast<std::size_t>(id)];
-        switch (n.type) {
-            case kind::chars: return pos < text.size() && n.chars.contains(text[pos]) && k(pos + 1);
-            case kind::sequence: return match_sequence(n, 0, text, pos, k);
-            case kind::alternation:
-                for (int child : n.children)
-                    if (match_node(child, text, pos, k)) return true;
-                return false;
-            case kind::lookahead:
-                return match_node(n.children[0], text, pos, [](std::size_t) { return true; }) && k(pos);
-            case kind::negative_lookahead:
-                return !match_node(n.children[0], text, pos, [](std::size_t) { return true; }) && k(pos);
-            case kind::repeat: {
-                const node& child = nodes_[static_cast<std::size_t>(n.children[0])];
-                if (child.type == kind::chars) {
-                    // Fast path for the common "class+" case: count greedily, then give back one at a time.
-                    std::size_t count = 0;
-                    while (count < n.max && pos + count < text.size() && child.chars.contains(text[pos + count]))
-                        ++count;
-                    for (std::size_t c = count + 1; c-- > n.min;)
-                        if (k(pos + c)) return true;
-                    return false;
-                }
-                return match_repeat(n, 0, text, pos, k);
+    // ---- compilation (Thompson construction; {n,m} expanded into copies) ----
+
+    void compile() {
+        for (auto& n : nodes_)
+            if (n.type == kind::chars) n.chars.precompute();
+        emit_node(root_, 0);
+        emit({op::done});
+        nodes_.clear();
+        nodes_.shrink_to_fit();
+        cache_entry_closure();
+    }
+
+    // Every search adds the closure of the entry point at each start position; when it holds no lookahead (so
+    // it does not depend on the position) its leaves are listed once, per ASCII character only those that can
+    // consume it (threads that would die at once are left out; a 'done' leaf is always kept).
+    void cache_entry_closure() {
+        std::vector<int> leaves, stack{0};
+        std::vector<bool> seen(program_.size(), false);
+        while (!stack.empty()) {
+            const int at = stack.back();
+            stack.pop_back();
+            if (seen[static_cast<std::size_t>(at)]) continue;
+            seen[static_cast<std::size_t>(at)] = true;
+            const instruction& in = program_[static_cast<std::size_t>(at)];
+            switch (in.code) {
+                case op::jump: stack.push_back(in.x); break;
+                case op::split:
+                    stack.push_back(in.y);
+                    stack.push_back(in.x);
+                    break;
+                case op::ahead:
+                case op::not_ahead: return;  // depends on the position: walk it each time
+                case op::chars:
+                case op::done: leaves.push_back(at); break;
             }
         }
-        return false;
+        entry_cached_ = true;
+        entry_any_ = leaves;
+        for (char32_t cp = 0; cp < 128; ++cp)
+            for (int leaf : leaves) {
+                const instruction& in = program_[static_cast<std::size_t>(leaf)];
+                if (in.code == op::done || classes_[static_cast<std::size_t>(in.x)].contains(cp))
+                    entry_ascii_[cp].push_back(leaf);
+            }
     }
 
-    bool match_sequence(const node& n, std::size_t i, std::u32string_view text, std::size_t pos,
-                        const continuation& k) const {
-        if (i == n.children.size()) return k(pos);
-        return match_node(n.children[i], text, pos,
-                          [&](std::size_t next) { return match_sequence(n, i + 1, text, next, k); });
+    int emit(instruction in) {
+        if (program_.size() >= regex_limits::max_program)
+            throw tokenizer_error(prefix() + "pattern too large (more than " +
+                                  std::to_string(regex_limits::max_program) +
+                                  " instructions once repetitions are expanded)");
+        program_.push_back(in);
+        return static_cast<int>(program_.size() - 1);
+    }
+    int here() const { return static_cast<int>(program_.size()); }
+
+    // Recursion follows the tree, whose depth the parser capped (max_nesting groups, three nodes per level).
+    void emit_node(int id, std::size_t lookahead_depth) {
+        const node& n = nodes_[static_cast<std::size_t>(id)];
+        switch (n.type) {
+            case kind::chars: {
+                const int cls = chars_index(id);
+                emit({op::chars, cls});
+                return;
+            }
+            case kind::sequence:
+                for (int child : n.children) emit_node(child, lookahead_depth);
+                return;
+            case kind::alternation: {
+                std::vector<int> exits;
+                for (std::size_t i = 0; i + 1 < n.children.size(); ++i) {
+                    const int split = emit({op::split});
+                    program_[static_cast<std::size_t>(split)].x = here();
+                    emit_node(n.children[i], lookahead_depth);
+                    exits.push_back(emit({op::jump}));
+                    program_[static_cast<std::size_t>(split)].y = here();
+                }
+                emit_node(n.children.back(), lookahead_depth);
+                for (int e : exits) program_[static_cast<std::size_t>(e)].x = here();
+                return;
+            }
+            case kind::repeat: {
+                for (std::size_t i = 0; i < n.min; ++i) emit_node(n.children[0], lookahead_depth);
+                if (n.max == unbounded) {  // loop: split(body, out); body; jump back
+                    const int split = emit({op::split});
+                    program_[static_cast<std::size_t>(split)].x = here();
+                    emit_node(n.children[0], lookahead_depth);
+                    emit({op::jump, split});
+                    program_[static_cast<std::size_t>(split)].y = here();
+                } else {  // (x(x(x)?)?)?: each optional copy may skip straight to the end
+                    std::vector<int> skips;
+                    for (std::size_t i = n.min; i < n.max; ++i) {
+                        skips.push_back(emit({op::split}));
+                        program_[static_cast<std::size_t>(skips.back())].x = here();
+                        emit_node(n.children[0], lookahead_depth);
+                    }
+                    for (int s : skips) program_[static_cast<std::size_t>(s)].y = here();
+                }
+                return;
+            }
+            case kind::lookahead:
+            case kind::negative_lookahead: {
+                const int check = emit({n.type == kind::lookahead ? op::ahead : op::not_ahead});
+                program_[static_cast<std::size_t>(check)].x = here();
+                lookahead_levels_ = std::max(lookahead_levels_, lookahead_depth + 1);
+                emit_node(n.children[0], lookahead_depth + 1);
+                emit({op::done});
+                program_[static_cast<std::size_t>(check)].y = here();
+                return;
+            }
+        }
     }
 
-    bool match_repeat(const node& n, std::size_t count, std::u32string_view text, std::size_t pos,
-                      const continuation& k) const {
-        if (count < n.max && match_node(n.children[0], text, pos, [&](std::size_t next) {
-                return next != pos && match_repeat(n, count + 1, text, next, k);
-            }))
-            return true;
-        return count >= n.min && k(pos);
+    // A class is stored once however often {n,m} copies it.
+    int chars_index(int node_id) {
+        const auto [it, added] = class_of_node_.try_emplace(node_id, static_cast<int>(classes_.size()));
+        if (added) classes_.push_back(std::move(nodes_[static_cast<std::size_t>(node_id)].chars));
+        return it->second;
+    }
+
+    // ---- matching ----
+
+    // Threads of one step: program counters in priority order (a sparse set, so adding one twice is a no-op),
+    // with the start of the match each one is building.
+    struct thread_list {
+        std::vector<int> order;
+        std::vector<std::uint32_t> slot;
+        std::vector<std::size_t> start;
+        std::size_t size = 0;
+
+        void reset(std::size_t program) {
+            if (slot.size() < program) order.resize(program), slot.resize(program), start.resize(program);
+            size = 0;
+        }
+        bool has(int pc) const {
+            const auto s = slot[static_cast<std::size_t>(pc)];
+            return s < size && order[s] == pc;
+        }
+        void insert(int pc, std::size_t from) {
+            slot[static_cast<std::size_t>(pc)] = static_cast<std::uint32_t>(size);
+            order[size++] = pc;
+            start[static_cast<std::size_t>(pc)] = from;
+        }
+    };
+    struct level {  // scratch of one run: the main search is level 0, a lookahead inside it level 1, ...
+        thread_list current, next;
+        std::vector<int> stack;
+    };
+    struct context {
+        std::u32string_view text;
+        std::size_t steps = 0, budget = 0;
+        std::vector<level> levels;
+    };
+
+    context make_context(std::u32string_view text) const {
+        context c;
+        c.text = text;
+        c.budget = (regex_limits::steps_per_code_point + program_.size()) * (text.size() + 1);
+        c.levels.resize(lookahead_levels_ + 1);  // sized once: runs at deeper levels never reallocate it
+        return c;
+    }
+
+    // Runs the program from `entry`. Unanchored: the leftmost-first match starting at or after `from`.
+    // Anchored (lookahead bodies): whether a match starts exactly at `from`.
+    std::optional<match> run(context& c, int entry, std::size_t from, bool anchored, std::size_t depth) const {
+        level& l = c.levels[depth];
+        thread_list* current = &l.current;
+        thread_list* next = &l.next;
+        current->reset(program_.size());
+        next->reset(program_.size());
+        std::optional<match> found;
+        const std::size_t n = c.text.size();
+        for (std::size_t pos = from; pos <= n; ++pos) {
+            // A new thread per start position, behind the older (leftmost) ones, until something has matched.
+            if (!found && (pos == from || !anchored)) {
+                if (entry == 0 && entry_cached_) {
+                    const auto& leaves = pos < n && c.text[pos] < 128 ? entry_ascii_[c.text[pos]] : entry_any_;
+                    for (int leaf : leaves)
+                        if (!current->has(leaf)) current->insert(leaf, pos);
+                    c.steps += leaves.size();
+                } else {
+                    add(c, *current, entry, pos, pos, depth);
+                }
+            }
+            if (current->size == 0) {
+                if (found || anchored) break;
+                continue;
+            }
+            next->size = 0;
+            for (std::size_t i = 0; i < current->size; ++i) {
+                const int pc = current->order[i];
+                const instruction& in = program_[static_cast<std::size_t>(pc)];
+                if (in.code == op::done) {
+                    found = match{current->start[static_cast<std::size_t>(pc)], pos};
+                    if (anchored) return found;
+                    break;  // threads after this one have lower priority: drop them
+                }
+                if (in.code == op::chars && pos < n && classes_[static_cast<std::size_t>(in.x)].contains(c.text[pos]))
+                    add(c, *next, pc + 1, pos + 1, current->start[static_cast<std::size_t>(pc)], depth);
+            }
+            std::swap(current, next);
+            if (pos == n) break;
+        }
+        return found;
+    }
+
+    // Adds the thread at `pc` and everything reachable from it without consuming input, depth first in priority
+    // order, on an explicit stack. A program counter already in the list is skipped: that is also what stops an
+    // empty loop iteration.
+    void add(context& c, thread_list& list, int pc, std::size_t pos, std::size_t start, std::size_t depth) const {
+        std::vector<int>& stack = c.levels[depth].stack;
+        stack.clear();
+        stack.push_back(pc);
+        while (!stack.empty()) {
+            const int at = stack.back();
+            stack.pop_back();
+            if (list.has(at)) continue;
+            list.insert(at, start);
+            if (++c.steps > c.budget) over_budget(c.text.size());
+            const instruction& in = program_[static_cast<std::size_t>(at)];
+            switch (in.code) {
+                case op::jump: stack.push_back(in.x); break;
+                case op::split:
+                    stack.push_back(in.y);
+                    stack.push_back(in.x);
+                    break;
+                case op::ahead:
+                case op::not_ahead: {
+                    const bool matched = run(c, in.x, pos, true, depth + 1).has_value();
+                    if (matched == (in.code == op::ahead)) stack.push_back(in.y);
+                    break;
+                }
+                case op::chars:
+                case op::done: break;
+            }
+        }
+    }
+
+    [[noreturn]] void over_budget(std::size_t characters) const {
+        throw tokenizer_error(prefix() + "matching " + std::to_string(characters) + " characters took more than " +
+                              std::to_string(regex_limits::steps_per_code_point + program_.size()) +
+                              " steps per character; the pattern is too costly for this input");
     }
 
     std::u32string pattern_;
-    std::size_t at_ = 0;
+    std::string where_;
+    std::size_t at_ = 0, depth_ = 0;
     bool ignore_case_ = false;
     std::vector<node> nodes_;
     int root_ = 0;
+    std::unordered_map<int, int> class_of_node_;
+    std::vector<char_class> classes_;
+    std::vector<instruction> program_;
+    std::size_t lookahead_levels_ = 0;
+    bool entry_cached_ = false;
+    std::vector<int> entry_any_, entry_ascii_[128];
 };
 
 }  // namespace moe::text

@@ -4,14 +4,19 @@
 // and on the way back: ids -> token strings (special ones optionally skipped) -> decoder chain -> text.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
+#include <new>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "moe/error.hpp"
+#include "moe/excerpt.hpp"
 #include "moe/runtime/regular_file.hpp"
 #include "moe/text/added_vocabulary.hpp"
 #include "moe/text/bpe.hpp"
@@ -20,9 +25,21 @@
 #include "moe/text/normalizer.hpp"
 #include "moe/text/post_processor.hpp"
 #include "moe/text/pre_tokenizer.hpp"
+#include "moe/text/text_range.hpp"
 #include "moe/text/utf8.hpp"
 
 namespace moe::text {
+
+struct encode_options {
+    // Run the post-processor (e.g. Llama's <s> in front).
+    bool add_special_tokens = true;
+    // Hugging Face's split_special_tokens=True: special tokens written in the text are encoded as ordinary text
+    // (non-special added tokens such as Qwen3's <think> are still recognised).
+    bool split_special_tokens = false;
+    // Byte ranges of the text where no added token at all is recognised: text someone else wrote, such as a chat
+    // message inside a rendered prompt (encode_chat fills it). Sorted, not overlapping, inside the text.
+    std::span<const text_range> literal = {};
+};
 
 class tokenizer {
    public:
@@ -41,44 +58,44 @@ class tokenizer {
     }
 
     // Parses tokenizer.json text; `name` is used in error messages.
+    // Every failure is a tokenizer_error naming `name`: a library error passes through, anything else thrown while
+    // reading (a JSON value of the wrong type, a length error) is wrapped.
     static tokenizer from_json(std::string_view text, const std::string& name = "tokenizer.json") {
-        detail::json spec;
         try {
-            spec = detail::json::parse(text);
-        } catch (const detail::json::parse_error& e) {
-            throw detail::error_at(name, std::string("invalid JSON: ") + e.what());
+            return parse(text, name);
+        } catch (const moe::error&) {
+            throw;
+        } catch (const std::bad_alloc&) {
+            throw;
+        } catch (const std::exception& e) {
+            throw detail::error_at(name, "malformed tokenizer.json: " + excerpt(e.what(), 200));
         }
-        if (!spec.is_object()) throw detail::error_at(name, "top level must be a JSON object");
-        tokenizer t;
-        t.name_ = name;
-        t.model_ = bpe_model::from_json(detail::field(spec, "model", name), name + ": model");
-        t.added_ = added_vocabulary::from_json(spec.value("added_tokens", detail::json()), name + ": added_tokens");
-        if (spec.contains("normalizer") && !spec["normalizer"].is_null())
-            t.normalizer_ = normalizer::from_json(spec["normalizer"], name + ": normalizer");
-        if (spec.contains("pre_tokenizer") && !spec["pre_tokenizer"].is_null())
-            t.pre_tokenizer_ = pre_tokenizer::from_json(spec["pre_tokenizer"], name + ": pre_tokenizer");
-        if (spec.contains("decoder") && !spec["decoder"].is_null())
-            t.decoder_ = decoder::from_json(spec["decoder"], name + ": decoder");
-        if (spec.contains("post_processor") && !spec["post_processor"].is_null())
-            t.post_processor_ = post_processor::from_json(spec["post_processor"], name + ": post_processor");
-        return t;
     }
 
     // Text to ids. Invalid UTF-8 in `text` is replaced by U+FFFD first (Python strings can never hold it).
     // add_special_tokens runs the post-processor (e.g. Llama's <s> in front); special tokens written in the text
-    // are recognised either way.
+    // are recognised either way (encode_options::split_special_tokens turns that off).
     std::vector<std::int32_t> encode(std::string_view text, bool add_special_tokens = true) const {
+        encode_options options;
+        options.add_special_tokens = add_special_tokens;
+        return encode(text, options);
+    }
+
+    std::vector<std::int32_t> encode(std::string_view text, const encode_options& options) const {
         std::vector<std::int32_t> ids;
         std::vector<text_segment> raw;
-        added_.split({utf8::lossy(text), std::nullopt, true}, false, raw);
+        added_.split(input_segment(text, options.literal), false, raw, options.split_special_tokens);
         for (const auto& segment : raw) {
             if (segment.id) {
                 ids.push_back(*segment.id);
                 continue;
             }
-            std::string normalized = normalizer_ ? (*normalizer_)(segment.text) : segment.text;
+            text_segment normalized{{}, std::nullopt, segment.at_start, segment.literal};
+            if (!normalizer_) normalized.text = segment.text;
+            else if (segment.literal.empty()) normalized.text = (*normalizer_)(segment.text);
+            else normalized.text = (*normalizer_)(segment.text, normalized.literal);
             std::vector<text_segment> parts;
-            added_.split({std::move(normalized), std::nullopt, segment.at_start}, true, parts);
+            added_.split(normalized, true, parts, options.split_special_tokens);
             for (const auto& part : parts) {
                 if (part.id) {
                     ids.push_back(*part.id);
@@ -89,7 +106,7 @@ class tokenizer {
                 for (const auto& w : words) model_.tokenize(w.text, ids);
             }
         }
-        if (add_special_tokens && post_processor_) ids = (*post_processor_)(std::move(ids));
+        if (options.add_special_tokens && post_processor_) ids = (*post_processor_)(std::move(ids));
         return ids;
     }
 
@@ -169,17 +186,60 @@ class tokenizer {
     const std::string& name() const { return name_; }
 
    private:
+    static tokenizer parse(std::string_view text, const std::string& name) {
+        const detail::json spec = detail::parse_json(text, name);
+        if (!spec.is_object()) throw detail::error_at(name, "top level must be a JSON object");
+        tokenizer t;
+        t.name_ = name;
+        t.model_ = bpe_model::from_json(detail::field(spec, "model", name), name + ": model");
+        if (spec.contains("added_tokens"))
+            t.added_ = added_vocabulary::from_json(spec.at("added_tokens"), name + ": added_tokens");
+        std::int64_t max_id = -1;  // added tokens must keep the id space dense too
+        for (const auto& [token, id] : t.model_.vocab()) max_id = std::max<std::int64_t>(max_id, id);
+        for (const auto& a : t.added_.tokens()) max_id = std::max<std::int64_t>(max_id, a.id);
+        detail::check_id_density(max_id, t.vocab_size(), name + ": added_tokens");
+        if (spec.contains("normalizer") && !spec["normalizer"].is_null())
+            t.normalizer_ = normalizer::from_json(spec["normalizer"], name + ": normalizer");
+        if (spec.contains("pre_tokenizer") && !spec["pre_tokenizer"].is_null())
+            t.pre_tokenizer_ = pre_tokenizer::from_json(spec["pre_tokenizer"], name + ": pre_tokenizer");
+        if (spec.contains("decoder") && !spec["decoder"].is_null())
+            t.decoder_ = decoder::from_json(spec["decoder"], name + ": decoder");
+        if (spec.contains("post_processor") && !spec["post_processor"].is_null())
+            t.post_processor_ = post_processor::from_json(spec["post_processor"], name + ": post_processor");
+        return t;
+    }
+
+    // The input as one segment; bytes inside `literal` ranges are marked. Each range and each gap is made valid
+    // UTF-8 on its own, so the marks stay aligned with the text.
+    static text_segment input_segment(std::string_view text, std::span<const text_range> literal) {
+        if (literal.empty()) return {utf8::lossy(text), std::nullopt, true, {}};
+        text_segment out{{}, std::nullopt, true, {}};
+        std::size_t at = 0;
+        auto append = [&](std::size_t end, std::uint8_t mark) {
+            const std::string piece = utf8::lossy(text.substr(at, end - at));
+            out.text += piece;
+            out.literal.insert(out.literal.end(), piece.size(), mark);
+            at = end;
+        };
+        for (const text_range& r : literal) {
+            if (r.begin < at || r.end < r.begin || r.end > text.size())
+                throw moe::invalid_argument("tokenizer::encode: literal ranges must be sorted, disjoint and inside "
+                                            "the text (got [" + std::to_string(r.begin) + ", " +
+                                            std::to_string(r.end) + ") for " + std::to_string(text.size()) +
+                                            " bytes)");
+            append(r.begin, 0);
+            append(r.end, 1);
+        }
+        append(text.size(), 0);
+        return out;
+    }
+
     void read_config(const std::filesystem::path& path) {
         std::string text;
         if (auto problem = moe::detail::read_regular_file(path, text); !problem.empty()) {
             throw detail::error_at(path.string(), problem);
         }
-        detail::json config;
-        try {
-            config = detail::json::parse(text);
-        } catch (const detail::json::exception& e) {
-            throw detail::error_at(path.string(), std::string("invalid JSON: ") + e.what());
-        }
+        const detail::json config = detail::parse_json(text, path.string());
         auto token = [&](const char* key) -> std::optional<std::string> {
             if (!config.contains(key)) return std::nullopt;
             const auto& v = config[key];

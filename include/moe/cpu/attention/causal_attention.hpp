@@ -14,9 +14,7 @@
 #include <limits>
 #include <string>
 
-#include <Eigen/Core>
-
-#include "moe/cpu/eigen_maps.hpp"
+#include "moe/cpu/eigen_maps.hpp"  // Eigen/Core (included there only: see its GCC 105593 note)
 #include "moe/cpu/workspace.hpp"
 #include "moe/runtime/thread_pool.hpp"
 #include "moe/tensor/matrix_view.hpp"

@@ -41,7 +41,7 @@ class grouped_query_attention {
         weights_.validate("grouped_query_attention");
     }
 
-    // A cache for one sequence of up to `capacity` positions: capacity · 2·G·Dh floats.
+    // A cache for one sequence of up to `capacity` positions; it grows with use (kv_cache.hpp), 2·G·Dh floats a position.
     kv_cache make_cache(std::int64_t capacity) const { return kv_cache(capacity, KV); }
 
     // x: (T, D) the new tokens; out: (T, D), must not overlap x. Appends T positions to `cache`;

@@ -3,8 +3,10 @@
 //   kv_cache      grouped-query attention: keys (P, G·Dh) after QK-norm and RoPE, values (P, G·Dh)
 //   latent_cache  multi-head latent attention: one row per position [ latent (R) | rope key (Dr) ], the latent
 //                 after kv_a_layernorm and the shared key after RoPE — never the expanded per-head K/V
-// P = capacity, fixed at creation (memory is allocated once). A forward that would exceed it throws
-// kv_cache_full before changing anything; the cache stays usable.
+// P = capacity, fixed at creation; a forward that would exceed it throws kv_cache_full before changing anything
+// and the cache stays usable. Memory grows on demand: rows are allocated when positions are about to be written,
+// doubling (at least cache_rows::min_growth rows) up to P, so a 1M-position capacity costs nothing until used and
+// at most twice what is used. Nothing is allocated at creation; bytes_allocated() says what is held.
 //
 // Prompt sharing: `kv_cache::sharing(prefix, capacity)` / `latent_cache::sharing(...)` make a cache whose first
 // S = prefix.size() positions are *read* from `prefix` (never copied) and whose own rows hold positions S … P − 1,
@@ -13,6 +15,7 @@
 // must not change while it is shared (causal_lm::share keeps it alive and const).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -60,10 +63,16 @@ class cache_positions {
     }
 
    protected:
-    // Absolute position → row of the cache's own storage; writing into the shared prefix is a bug.
-    std::int64_t own_row(std::int64_t position) const {
-        if (position < shared_) throw moe::logic_error("kv cache: the shared prefix is read-only");
-        return position - shared_;
+    // Absolute positions [first, first + count) → first row of the cache's own storage. Writing into the shared
+    // prefix, or into rows not yet allocated (require_room / reserve first), is a bug.
+    std::int64_t own_rows(std::int64_t first, std::int64_t count, std::int64_t allocated) const {
+        if (first < shared_) throw moe::logic_error("kv cache: the shared prefix is read-only");
+        if (count < 0 || first - shared_ + count > allocated) {
+            throw moe::logic_error("kv cache: positions [" + std::to_string(first) + ", " + std::to_string(first + count) +
+                                   ") are not allocated (" + std::to_string(shared_ + allocated) +
+                                   " are; call require_room or reserve first)");
+        }
+        return first - shared_;
     }
 
    private:
@@ -72,11 +81,51 @@ class cache_positions {
     std::int64_t shared_ = 0;
 };
 
+// The own rows of one cache: a (rows, width) matrix grown geometrically, never beyond `max_rows` (P − S).
+// Growing keeps the rows already written (row-major, so the prefix of the buffer is unchanged).
+class cache_rows {
+   public:
+    static constexpr std::int64_t min_growth = 16;  // rows: small caches do not reallocate every token
+
+    cache_rows(std::int64_t max_rows, std::int64_t width) : max_rows_(max_rows), rows_(0, width) {}
+
+    // Makes rows [0, rows) exist; rows ≤ max_rows (the caller checked the capacity).
+    void reserve(std::int64_t rows) {
+        if (rows <= rows_.rows()) return;
+        if (rows > max_rows_) {
+            throw moe::logic_error("kv cache: " + std::to_string(rows) + " rows requested, capacity " +
+                                   std::to_string(max_rows_));
+        }
+        const std::int64_t grown = std::min(max_rows_, std::max({rows, 2 * rows_.rows(), min_growth}));
+        rows_.resize(grown, rows_.cols());
+    }
+    std::int64_t allocated() const { return rows_.rows(); }
+    std::int64_t width() const { return rows_.cols(); }
+    float* row(std::int64_t r) { return rows_.row(r); }
+    const float* data() const { return rows_.data(); }
+
+   private:
+    std::int64_t max_rows_ = 0;
+    host_matrix<float> rows_;  // (allocated, width)
+};
+
 class kv_cache : public cache_positions {
    public:
     // kv_width = kv_heads · head_dim (attention_config::kv_width()).
     kv_cache(std::int64_t capacity, std::int64_t kv_width)
         : cache_positions(capacity), keys_(capacity, kv_width), values_(capacity, kv_width) {}
+
+    // Throws kv_cache_full unless `tokens` more positions fit, then makes sure their rows are allocated.
+    void require_room(std::int64_t tokens) {
+        cache_positions::require_room(tokens);
+        reserve(size() + tokens);
+    }
+    // Allocates rows up to absolute position `positions` (≤ capacity); nothing else changes.
+    void reserve(std::int64_t positions) {
+        const std::int64_t own = std::max<std::int64_t>(positions - shared(), 0);
+        keys_.reserve(own);
+        values_.reserve(own);
+    }
 
     // Positions [0, prefix.size()) are read from `prefix` without a copy; rows for the rest are allocated here.
     // `prefix` must not itself share (one level keeps attention at two segments).
@@ -85,17 +134,18 @@ class kv_cache : public cache_positions {
         return kv_cache(prefix, capacity);
     }
 
-    std::int64_t kv_width() const { return keys_.cols(); }
+    std::int64_t kv_width() const { return keys_.width(); }
     std::int64_t bytes_per_token() const { return 2 * kv_width() * std::int64_t{sizeof(float)}; }
-    // Memory this cache owns (its own rows only; a shared prefix is counted once, in the prefix).
-    std::int64_t bytes_allocated() const { return keys_.rows() * bytes_per_token(); }
+    // Memory this cache holds now (its own rows only; a shared prefix is counted once, in the prefix).
+    std::int64_t bytes_allocated() const { return keys_.allocated() * bytes_per_token(); }
 
-    // Positions [first, first + count) of the keys / values, all own positions (first ≥ shared()): (count, G·Dh).
+    // Positions [first, first + count) of the keys / values, all own positions (first ≥ shared()), allocated by
+    // require_room / reserve: (count, G·Dh).
     matrix_view<float> keys(std::int64_t first, std::int64_t count) {
-        return {keys_.row(own_row(first)), count, kv_width()};
+        return {keys_.row(own_rows(first, count, keys_.allocated())), count, kv_width()};
     }
     matrix_view<float> values(std::int64_t first, std::int64_t count) {
-        return {values_.row(own_row(first)), count, kv_width()};
+        return {values_.row(own_rows(first, count, values_.allocated())), count, kv_width()};
     }
     // The positions stored here, shared() … size() − 1 (all of them when nothing is shared): (size − S, G·Dh).
     matrix_view<const float> keys() const { return {keys_.data(), size() - shared(), kv_width()}; }
@@ -115,8 +165,8 @@ class kv_cache : public cache_positions {
           values_(capacity - prefix.size(), prefix.kv_width()) {}
 
     const kv_cache* prefix_ = nullptr;
-    host_matrix<float> keys_;    // (P − S, G·Dh)
-    host_matrix<float> values_;  // (P − S, G·Dh)
+    cache_rows keys_;    // (≤ P − S, G·Dh)
+    cache_rows values_;  // (≤ P − S, G·Dh)
 };
 
 class latent_cache : public cache_positions {
@@ -125,6 +175,14 @@ class latent_cache : public cache_positions {
     latent_cache(std::int64_t capacity, std::int64_t latent_width, std::int64_t rope_width)
         : cache_positions(capacity), latent_width_(latent_width), rows_(capacity, latent_width + rope_width) {}
 
+    // Throws kv_cache_full unless `tokens` more positions fit, then makes sure their rows are allocated.
+    void require_room(std::int64_t tokens) {
+        cache_positions::require_room(tokens);
+        reserve(size() + tokens);
+    }
+    // Allocates rows up to absolute position `positions` (≤ capacity); nothing else changes.
+    void reserve(std::int64_t positions) { rows_.reserve(std::max<std::int64_t>(positions - shared(), 0)); }
+
     // Positions [0, prefix.size()) are read from `prefix` without a copy (see kv_cache::sharing).
     static latent_cache sharing(const latent_cache& prefix, std::int64_t capacity) {
         if (prefix.shared() != 0) throw moe::invalid_argument("latent_cache::sharing: the prefix itself shares a prefix");
@@ -132,31 +190,31 @@ class latent_cache : public cache_positions {
     }
 
     std::int64_t latent_width() const { return latent_width_; }
-    std::int64_t rope_width() const { return rows_.cols() - latent_width_; }
-    std::int64_t bytes_per_token() const { return rows_.cols() * std::int64_t{sizeof(float)}; }
-    std::int64_t bytes_allocated() const { return rows_.rows() * bytes_per_token(); }  // own rows only
+    std::int64_t rope_width() const { return rows_.width() - latent_width_; }
+    std::int64_t bytes_per_token() const { return rows_.width() * std::int64_t{sizeof(float)}; }
+    std::int64_t bytes_allocated() const { return rows_.allocated() * bytes_per_token(); }  // own rows held now
 
     // Positions [first, first + count), own ones (first ≥ shared()): (count, R + Dr), columns [0, R) latent,
     // [R, R + Dr) rope key.
     matrix_view<float> rows(std::int64_t first, std::int64_t count) {
-        return {rows_.row(own_row(first)), count, rows_.cols()};
+        return {rows_.row(own_rows(first, count, rows_.allocated())), count, rows_.width()};
     }
     // The positions stored here, shared() … size() − 1: (size − S, R + Dr).
-    matrix_view<const float> rows() const { return {rows_.data(), size() - shared(), rows_.cols()}; }
+    matrix_view<const float> rows() const { return {rows_.data(), size() - shared(), rows_.width()}; }
     // The shared positions 0 … S − 1, read in place from the prefix: (S, R + Dr); empty when nothing is shared.
     matrix_view<const float> shared_rows() const {
-        return prefix_ ? matrix_view<const float>{prefix_->rows_.data(), shared(), rows_.cols()}
+        return prefix_ ? matrix_view<const float>{prefix_->rows_.data(), shared(), rows_.width()}
                        : matrix_view<const float>{};
     }
 
    private:
     latent_cache(const latent_cache& prefix, std::int64_t capacity)
         : cache_positions(capacity, prefix.size()), prefix_(&prefix), latent_width_(prefix.latent_width_),
-          rows_(capacity - prefix.size(), prefix.rows_.cols()) {}
+          rows_(capacity - prefix.size(), prefix.rows_.width()) {}
 
     const latent_cache* prefix_ = nullptr;
     std::int64_t latent_width_ = 0;
-    host_matrix<float> rows_;  // (P − S, R + Dr)
+    cache_rows rows_;  // (≤ P − S, R + Dr)
 };
 
 }  // namespace moe::cpu

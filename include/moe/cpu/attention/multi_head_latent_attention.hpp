@@ -53,7 +53,7 @@ class multi_head_latent_attention {
         weights_.validate("multi_head_latent_attention");
     }
 
-    // A cache for one sequence of up to `capacity` positions: capacity · (R + Dr) floats.
+    // A cache for one sequence of up to `capacity` positions; it grows with use (kv_cache.hpp), R + Dr floats a position.
     latent_cache make_cache(std::int64_t capacity) const { return latent_cache(capacity, R, Dr); }
 
     // x: (T, D) the new tokens; out: (T, D), must not overlap x. Appends T positions to `cache`;

@@ -52,9 +52,14 @@ template <deepseek_v2_config C>
 using deepseek_v2 = typename deepseek_v2_description<C>::type;
 
 template <>
-struct checkpoint_conventions<model_family::deepseek_v2> : deepseek_detail::conventions {
+struct checkpoint_conventions<model_family::deepseek_v2>
+    : deepseek_detail::conventions<deepseek_detail::v2_defaults> {
+    static void check_model(hf_config& c, int dense_layers, int layers) {
+        conventions::check_model(c, dense_layers, layers);
+        c.expect_bool("mlp_bias", false, false);  // biases on the dense and shared-expert MLPs: not modelled
+    }
     static void check_moe(hf_config& c, const moe_layer_config& m) {
-        deepseek_detail::check_moe(c, m);
+        deepseek_detail::check_moe<deepseek_detail::v2_defaults>(c, m);
         c.expect_string("topk_method", m.router.group_by == group_scoring::max ? "group_limited_greedy" : "greedy",
                         "greedy");
     }

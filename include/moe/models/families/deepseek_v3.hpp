@@ -54,13 +54,15 @@ template <deepseek_v3_config C>
 using deepseek_v3 = typename deepseek_v3_description<C>::type;
 
 template <>
-struct checkpoint_conventions<model_family::deepseek_v3> : deepseek_detail::conventions {
+struct checkpoint_conventions<model_family::deepseek_v3>
+    : deepseek_detail::conventions<deepseek_detail::v3_defaults> {
     static void check_attention(hf_config& c, const mla_config& m) {
+        conventions::check_attention(c, m);
         c.expect_bool("rope_interleave", m.rope_interleave, true);
     }
     static void check_moe(hf_config& c, const moe_layer_config& m) {
-        deepseek_detail::check_moe(c, m);
-        c.expect_bool("norm_topk_prob", m.router.normalize_top_k, false);
+        deepseek_detail::check_moe<deepseek_detail::v3_defaults>(c, m);
+        c.expect_bool("norm_topk_prob", m.router.normalize_top_k, true);
         c.expect_string("scoring_func", "sigmoid", "sigmoid");
         c.expect_string("topk_method", "noaux_tc", "noaux_tc");
     }

@@ -41,12 +41,17 @@ template <>
 struct checkpoint_conventions<model_family::mixtral> : default_conventions {
     static constexpr moe_tensor_names moe_names{
         .block = "block_sparse_moe.", .expert_gate = "w1", .expert_up = "w3", .expert_down = "w2"};
+    // MixtralConfig's defaults.
+    static constexpr double default_rope_theta = 1e6;
+    static constexpr double default_rms_norm_eps = 1e-5;
+    static constexpr int default_kv_heads = 8;
 
     static void check_moe(hf_config& c, const moe_layer_config& m) {
         c.expect_int({"num_local_experts", "num_experts"}, m.experts);
         c.expect_int({"intermediate_size"}, m.expert_width);
     }
-    static std::int64_t sliding_window(const hf_config& c) { return c.integer({"sliding_window"}, 0); }
+    // Every layer, when set (null: none); 0 would hide every key.
+    static std::int64_t sliding_window(hf_config& c, int /*layer*/) { return c.integer({"sliding_window"}, 0, 1); }
 };
 
 }  // namespace moe

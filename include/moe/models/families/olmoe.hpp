@@ -36,6 +36,8 @@ using olmoe = typename olmoe_description<C>::type;
 
 template <>
 struct checkpoint_conventions<model_family::olmoe> : default_conventions {
+    static constexpr double default_rms_norm_eps = 1e-5;  // OlmoeConfig's default
+
     static void check_attention(hf_config& c, const attention_config& a) {
         c.expect_bool("attention_bias", a.qkv_bias, false);
     }
@@ -44,6 +46,9 @@ struct checkpoint_conventions<model_family::olmoe> : default_conventions {
         c.expect_int({"intermediate_size"}, m.expert_width);
         c.expect_bool("norm_topk_prob", m.router.normalize_top_k, false);
     }
+    // clip_qkv: null = off; otherwise > 0 (transformers clamps to [-clip, clip]: 0 would zero q, k and v).
+    // sliding_window is not read: transformers' OLMoE builds a plain causal mask.
+    static float clip_qkv(hf_config& c) { return c.float_number({"clip_qkv"}, 0.0, number_range::above(0.0)); }
 };
 
 }  // namespace moe

@@ -1,6 +1,10 @@
 // moe/models/families/qwen2_moe.hpp — Qwen1.5-MoE / Qwen2-MoE (Qwen2MoeForCausalLM): q/k/v bias, a gated shared
-// expert, every layer MoE, sliding_window only with use_sliding_window = true.
+// expert, every layer MoE, sliding_window only in the layers layer_types marks "sliding_attention".
 #pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
 
 #include "moe/models/checkpoint_conventions.hpp"
 #include "moe/models/families/compose.hpp"
@@ -38,12 +42,60 @@ using qwen2_moe = typename qwen2_moe_description<C>::type;
 template <>
 struct checkpoint_conventions<model_family::qwen2_moe> : default_conventions {
     static constexpr moe_tensor_names moe_names{.shared_experts = "shared_expert."};
+    static constexpr int default_kv_heads = 16;  // Qwen2MoeConfig.num_key_value_heads
 
+    static void check_model(hf_config& c, int /*dense_layers*/, int layers) {
+        // layer_types: one "full_attention" / "sliding_attention" per layer ("attention" is the legacy full name).
+        const auto it = c.json().find("layer_types");
+        if (it == c.json().end() || it->is_null()) return;
+        if (!it->is_array() || it->size() != std::size_t(layers)) {
+            c.record("layer_types must be a list of " + std::to_string(layers) +
+                     " strings (one per layer), got " + (it->is_array() ? std::to_string(it->size()) + " entries"
+                                                                        : std::string("no list")));
+            return;
+        }
+        for (std::size_t i = 0; i < it->size(); ++i) {
+            if (!kind_of((*it)[i])) {
+                c.record("layer_types[" + std::to_string(i) + "] is " +
+                         ((*it)[i].is_string() ? "\"" + excerpt((*it)[i].get_ref<const std::string&>()) + "\""
+                                               : std::string("not a string")) +
+                         ", expected \"full_attention\" or \"sliding_attention\"");
+            }
+        }
+    }
+    static void check_attention(hf_config& c, const attention_config& a) {
+        c.expect_bool("qkv_bias", a.qkv_bias, true);
+    }
     static void check_moe(hf_config& c, const moe_layer_config& m) {
         qwen_detail::check_moe(c, m);
         c.expect_int({"shared_expert_intermediate_size"}, m.shared_width());
     }
-    static std::int64_t sliding_window(const hf_config& c) { return qwen_detail::sliding_window(c); }
+
+    // transformers 5.24 Qwen2MoeConfig: layer i slides iff layer_types[i] == "sliding_attention"; without
+    // layer_types, iff use_sliding_window and i is even and i < max_window_layers (default 28).
+    static std::int64_t sliding_window(hf_config& c, int layer) {
+        bool slides = false;
+        if (const auto it = c.json().find("layer_types"); it != c.json().end() && !it->is_null()) {
+            // Malformed lists are reported by check_model; such a layer counts as full attention here.
+            slides = it->is_array() && std::size_t(layer) < it->size() &&
+                     kind_of((*it)[std::size_t(layer)]) == layer_kind::sliding;
+        } else {
+            const bool use = c.boolean("use_sliding_window", false);
+            const std::int64_t max_window_layers = c.integer({"max_window_layers"}, 28);
+            slides = use && layer % 2 == 0 && layer < max_window_layers;
+        }
+        return slides ? qwen_detail::window_of_sliding_layer(c, layer) : 0;
+    }
+
+   private:
+    enum class layer_kind { full, sliding };
+    static std::optional<layer_kind> kind_of(const nlohmann::json& v) {
+        if (!v.is_string()) return std::nullopt;
+        const auto& s = v.get_ref<const std::string&>();
+        if (s == "full_attention" || s == "attention") return layer_kind::full;
+        if (s == "sliding_attention") return layer_kind::sliding;
+        return std::nullopt;
+    }
 };
 
 }  // namespace moe

@@ -1,5 +1,6 @@
 // moe/models/families/qwen3_moe.hpp — Qwen3-MoE (Qwen3MoeForCausalLM): GQA with per-head QK-norm, every layer MoE,
-// sliding_window only with use_sliding_window = true.
+// sliding_window in every layer with use_sliding_window = true (transformers 5.24's Qwen3MoeConfig has no
+// layer_types or max_window_layers: a config.json that has them still slides in every layer).
 #pragma once
 
 #include "moe/models/checkpoint_conventions.hpp"
@@ -37,11 +38,14 @@ using qwen3_moe = typename qwen3_moe_description<C>::type;
 
 template <>
 struct checkpoint_conventions<model_family::qwen3_moe> : default_conventions {
+    static constexpr int default_kv_heads = 4;  // Qwen3MoeConfig.num_key_value_heads
     static void check_attention(hf_config& c, const attention_config& a) {
         c.expect_bool("attention_bias", a.qkv_bias, false);
     }
     static void check_moe(hf_config& c, const moe_layer_config& m) { qwen_detail::check_moe(c, m); }
-    static std::int64_t sliding_window(const hf_config& c) { return qwen_detail::sliding_window(c); }
+    static std::int64_t sliding_window(hf_config& c, int layer) {
+        return c.boolean("use_sliding_window", false) ? qwen_detail::window_of_sliding_layer(c, layer) : 0;
+    }
 };
 
 }  // namespace moe

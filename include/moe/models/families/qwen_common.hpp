@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "moe/config/moe_layer_config.hpp"
 #include "moe/models/hf_config.hpp"
@@ -16,11 +17,16 @@ inline void check_moe(hf_config& c, const moe_layer_config& m) {
     c.expect_empty_list("mlp_only_layers", "every layer of this family type is an MoE layer");
 }
 
-// Qwen applies sliding_window only when use_sliding_window is true.
-inline std::int64_t sliding_window(const hf_config& c) {
-    const auto use_window = c.json().find("use_sliding_window");
-    const bool on = use_window != c.json().end() && use_window->is_boolean() && use_window->get<bool>();
-    return on ? c.integer({"sliding_window"}, 0) : 0;
+// The window of a sliding layer: sliding_window, an integer >= 1. Qwen applies it only with use_sliding_window
+// (transformers sets the window to 0 / None otherwise, which hides every key or fails).
+inline std::int64_t window_of_sliding_layer(hf_config& c, int layer) {
+    if (!c.boolean("use_sliding_window", false)) {
+        c.record("layer " + std::to_string(layer) +
+                 " is a sliding_attention layer but use_sliding_window is false (transformers then uses a window of "
+                 "0, which hides every key)");
+        return 0;
+    }
+    return c.integer({"sliding_window"}, std::nullopt, 1);
 }
 
 }  // namespace moe::qwen_detail
