@@ -192,3 +192,111 @@ TEST_CASE("bf16_compute products above 4 tokens run the bf16 GEMM and match the 
             REQUIRE(static_cast<std::uint16_t>(f % 2 == 0 ? word & 0xffffu : word >> 16) == want);
         }
 }
+
+#if defined(MOE_HAVE_AVX2_TILES)
+#include <immintrin.h>
+#endif
+
+TEST_CASE("AVX2 bf16_compute tiles: exact FMAs, the portable loop when a denormal is met, MXCSR left as found",
+          "[perf_kernels][avx2]") {
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__) && !defined(__AVX512F__)
+#if !defined(MOE_HAVE_AVX2_TILES)
+    FAIL("an AVX2 + FMA + F16C target without AVX-512 must compile the AVX2 tiles in");
+#endif
+#endif
+#if defined(MOE_HAVE_AVX2_TILES)
+    constexpr std::int64_t k = 77, rows = 5, tokens = 3;
+    const auto x = random_bf16(tokens * k, 31, false);
+    const auto w = random_bf16(rows * k, 32, false);
+    auto tiny = w;                                   // products near 2^-140: results below 2^-126, flushed by the definition
+    auto denormal = w;                               // one denormal weight: read as zero by the definition
+    for (auto& v : tiny) v = bfloat16(std::ldexp(moe::to_float(v), -70));
+    auto x_tiny = x;
+    for (auto& v : x_tiny) v = bfloat16(std::ldexp(moe::to_float(v), -70));
+    denormal[static_cast<std::size_t>(2 * k + 5)].bits = 0x0003;
+    struct scenario {
+        const char* name;
+        const std::vector<bfloat16>& x;
+        const std::vector<bfloat16>& w;
+        bool fast;  // whether the AVX2 tiles' result stands
+    };
+    const scenario scenarios[] = {{"normal values", x, w, true}, {"a denormal weight", x, denormal, false},
+                                  {"underflowing sums", x_tiny, tiny, false}};
+    // The caller's MXCSR, with FTZ and DAZ on (as -ffast-math programs run): the tiles must not depend on it
+    // and must leave it as it was.
+    const unsigned caller = _mm_getcsr();
+    for (const auto& s : scenarios) {
+        INFO(s.name);
+        std::vector<float> out(static_cast<std::size_t>(tokens * rows)), fast(out.size());
+        REQUIRE(kernels::avx2::bf16_dot_product_block(s.x.data(), k, tokens, s.w.data(), k, rows, k, fast.data(), rows) == s.fast);
+        _mm_setcsr((caller & ~0x3fu) | 0x8040u);
+        kernels::bf16_dot_product_block(s.x.data(), k, tokens, s.w.data(), k, rows, k, out.data(), rows);
+        const unsigned after = _mm_getcsr();
+        _mm_setcsr(caller);
+        REQUIRE((after & ~0x3fu) == ((caller & ~0x3fu) | 0x8040u));  // control bits as the caller set them
+        for (std::int64_t t = 0; t < tokens; ++t)
+            for (std::int64_t r = 0; r < rows; ++r) {
+                const float want = kernels::bf16_dot_product_reference(s.x.data() + t * k, s.w.data() + r * k, k);
+                REQUIRE(std::bit_cast<std::uint32_t>(out[static_cast<std::size_t>(t * rows + r)]) == std::bit_cast<std::uint32_t>(want));
+            }
+        // The GEMM the same way: 16 + 8 tokens, rows 5 (a 4-row tile and a rest of 1), odd K across no chunk.
+        constexpr std::int64_t n = 24;
+        std::vector<float> xf(static_cast<std::size_t>(n * k));
+        for (std::int64_t i = 0; i < n * k; ++i) xf[static_cast<std::size_t>(i)] = moe::to_float(s.x[static_cast<std::size_t>(i % (tokens * k))]);
+        const std::int64_t np = kernels::padded_tokens(n);
+        std::vector<std::uint32_t> xp(static_cast<std::size_t>(kernels::bf16_pairs(k) * np));
+        kernels::pack_bf16_pairs(xf.data(), k, n, k, xp.data());
+        std::vector<float> ct(static_cast<std::size_t>(rows * np));
+        REQUIRE(kernels::avx2::bf16_gemm_block_transposed(xp.data(), np, s.w.data(), k, rows, k, ct.data()) == s.fast);
+        _mm_setcsr((caller & ~0x3fu) | 0x8040u);
+        kernels::bf16_gemm_block_transposed(xp.data(), np, s.w.data(), k, rows, k, ct.data());
+        const unsigned after_gemm = _mm_getcsr();
+        _mm_setcsr(caller);
+        REQUIRE((after_gemm & ~0x3fu) == ((caller & ~0x3fu) | 0x8040u));
+        for (std::int64_t r = 0; r < rows; ++r)
+            for (std::int64_t t = 0; t < n; ++t) {
+                const float want = kernels::bf16_gemm_reference(xf.data() + t * k, s.w.data() + r * k, k);
+                REQUIRE(std::bit_cast<std::uint32_t>(ct[static_cast<std::size_t>(r * np + t)]) == std::bit_cast<std::uint32_t>(want));
+            }
+    }
+#else
+    SUCCEED("not an AVX2-only target: the AVX-512 or portable paths are checked above");
+#endif
+}
+
+// Every lane's sum passes through the denormal range: the odd product is 2^-125, the even one −1.5 · 2^-126, so
+// the lane holds 2^-127 after its second fma and the instruction's flush-to-zero makes it +0. A path that skipped
+// the flush (ARM's fmla and bfdot keep denormals by default) would return 16 · 2^-127 per 32 k instead (the GEMM:
+// 2^-127, then normal sums).
+TEST_CASE("bf16 x bf16 tiles flush a lane that ends a step denormal, on every path", "[perf_kernels]") {
+    const bfloat16 a = bfloat16(-1.5f * std::ldexp(1.0f, -63)), b = bfloat16(std::ldexp(1.0f, -62));
+    const bfloat16 c = bfloat16(std::ldexp(1.0f, -63)), d = bfloat16(std::ldexp(1.0f, -63));
+    for (std::int64_t k : {2, 32, 64, 70}) {
+        std::vector<bfloat16> x(static_cast<std::size_t>(5 * k)), w(static_cast<std::size_t>(4 * k));
+        for (std::size_t i = 0; i < x.size(); ++i) x[i] = i % 2 == 0 ? a : b;
+        for (std::size_t i = 0; i < w.size(); ++i) w[i] = i % 2 == 0 ? c : d;
+        for (std::int64_t tokens = 1; tokens <= 5; ++tokens)
+            for (bool portable : {false, true}) {
+                std::vector<float> out(static_cast<std::size_t>(tokens * 4), -1.0f);
+                kernels::bf16_dot_product_block(x.data(), k, tokens, w.data(), k, 4, k, out.data(), 4, portable);
+                INFO("k " << k << " tokens " << tokens << " portable " << portable);
+                for (float v : out) REQUIRE(v == 0.0f);
+            }
+        // The GEMM (5 or more tokens): one chain per output over pairs, each pair ending at 2^-127 → +0.
+        for (std::int64_t tokens : {5, 16, 24}) {
+            std::vector<float> xf(static_cast<std::size_t>(tokens * k));
+            for (std::size_t i = 0; i < xf.size(); ++i) xf[i] = moe::to_float(i % 2 == 0 ? a : b);
+            const std::int64_t np = kernels::padded_tokens(tokens);
+            std::vector<std::uint32_t> xp(static_cast<std::size_t>(kernels::bf16_pairs(k) * np));
+            kernels::pack_bf16_pairs(xf.data(), k, tokens, k, xp.data());
+            for (bool portable : {false, true}) {
+                std::vector<float> ct(static_cast<std::size_t>(4 * np), -1.0f);
+                kernels::bf16_gemm_block_transposed(xp.data(), np, w.data(), k, 4, k, ct.data(), portable);
+                INFO("GEMM k " << k << " tokens " << tokens << " portable " << portable);
+                for (float v : ct) REQUIRE(v == 0.0f);
+            }
+        }
+        // Not flushed, the same data sums to a positive value: the check above can fail.
+        REQUIRE(double(moe::to_float(a)) * moe::to_float(c) + double(moe::to_float(b)) * moe::to_float(d) > 0);
+    }
+}

@@ -2,9 +2,11 @@
 // blocks and linear built on it, and determinism across thread counts and token batching.
 #include <catch2/catch.hpp>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "moe/cpu/kernels/dot_tiles.hpp"
@@ -33,7 +35,7 @@ void check_block(std::int64_t tokens, std::int64_t rows, std::int64_t k) {
         for (std::int64_t r = 0; r < rows; ++r) {
             const float got = out[static_cast<std::size_t>(t * stride + r)];
             const float want = moe::cpu::kernels::dot_product_reference(x.data() + t * k, w.data() + r * k, k);
-#if defined(__FMA__) || defined(__AVX512F__)
+#if defined(__FMA__) || defined(__AVX512F__) || defined(__ARM_FEATURE_FMA)
             // Same order, same fused multiply-adds: bit-identical to the plain loop.
             REQUIRE(got == want);
 #endif
@@ -132,4 +134,72 @@ TEST_CASE("thread_pool runs every item once, back to back, and rethrows", "[perf
     std::atomic<int> after{0};
     pool.parallel_for(10, [&](std::int64_t) { after.fetch_add(1); });
     REQUIRE(after.load() == 10);
+}
+
+namespace {
+
+// Values spread over 2^-30 .. 2^30 with random signs: any change in the order of the additions changes the bits.
+template <class Storage>
+std::vector<Storage> spread_values(std::int64_t n, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<float> mantissa(1.0f, 2.0f);
+    const int range = std::is_same_v<Storage, moe::float16> ? 12 : 30;  // fp16 stays finite
+    std::vector<Storage> v(static_cast<std::size_t>(n));
+    for (auto& e : v) {
+        const float f = (rng() % 2 ? -1.0f : 1.0f) * std::ldexp(mantissa(rng), static_cast<int>(rng() % (2 * range + 1)) - range);
+        if constexpr (std::is_same_v<Storage, float>) e = f;
+        else e = Storage(f);
+    }
+    return v;
+}
+
+template <class Storage>
+void check_spread(std::int64_t tokens, std::int64_t rows, std::int64_t k) {
+    const auto x = spread_values<float>(tokens * k, 100 + static_cast<std::uint64_t>(tokens * 1000 + rows * 10 + k));
+    const auto w = spread_values<Storage>(rows * k, 200 + static_cast<std::uint64_t>(k));
+    std::vector<float> out(static_cast<std::size_t>(tokens * rows));
+    moe::cpu::kernels::dot_product_block<Storage>(x.data(), k, tokens, w.data(), k, rows, k, out.data(), rows);
+    for (std::int64_t t = 0; t < tokens; ++t)
+        for (std::int64_t r = 0; r < rows; ++r) {
+            const float want = moe::cpu::kernels::dot_product_reference(x.data() + t * k, w.data() + r * k, k);
+            INFO("tokens " << tokens << " rows " << rows << " k " << k << " t " << t << " r " << r);
+            REQUIRE(std::bit_cast<std::uint32_t>(out[static_cast<std::size_t>(t * rows + r)]) == std::bit_cast<std::uint32_t>(want));
+        }
+}
+
+}  // namespace
+
+TEST_CASE("x86-64-v3 builds run the AVX2 dot tiles, bit-identical to the loop on widely spread values", "[perf_kernels][avx2]") {
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__) && !defined(__AVX512F__)
+#if !defined(MOE_HAVE_AVX2_TILES)
+    FAIL("an AVX2 + FMA + F16C target without AVX-512 must compile the AVX2 tiles in");
+#endif
+#endif
+#if defined(__FMA__) || defined(__AVX512F__)
+    // Every tile shape the block uses (1 row × 1–5 tokens, 4 rows × 3–5 tokens, sub-tile splits), every tail.
+    for (std::int64_t tokens : {1, 2, 3, 4, 5, 8})
+        for (std::int64_t rows : {1, 2, 4, 5})
+            for (std::int64_t k : {7, 16, 48, 100, 1024}) {
+                check_spread<float>(tokens, rows, k);
+                check_spread<moe::bfloat16>(tokens, rows, k);
+                check_spread<moe::float16>(tokens, rows, k);
+            }
+#else
+    SUCCEED("no FMA on this target: the portable loop is the only path");
+#endif
+}
+
+// The cases above pass on the portable loop too; this checks that an AArch64 build compiled the NEON fmla tiles
+// (include/moe/cpu/kernels/neon/f32_tiles.hpp), which dot_product_block, the GEMM and bf16_compute then run.
+TEST_CASE("an AArch64 build compiles the NEON tiles", "[perf_kernels]") {
+#if defined(MOE_HAVE_NEON_TILES)
+    constexpr bool neon_tiles = true;
+#else
+    constexpr bool neon_tiles = false;
+#endif
+#if defined(__aarch64__)
+    REQUIRE(neon_tiles);
+#else
+    REQUIRE_FALSE(neon_tiles);
+#endif
 }

@@ -35,7 +35,7 @@ void check_gemm(std::int64_t tokens, std::int64_t rows, std::int64_t k) {
             const float got = ct[static_cast<std::size_t>(r * np + t)];
             const float want = kernels::gemm_reference(x.data() + t * k, w.data() + r * k, k);
             INFO("tokens " << tokens << " rows " << rows << " k " << k << " r " << r << " t " << t);
-#if defined(__FMA__) || defined(__AVX512F__)
+#if defined(__FMA__) || defined(__AVX512F__) || defined(__ARM_FEATURE_FMA)
             REQUIRE(got == want);  // one FMA chain in increasing k: bit-identical to the loop
 #endif
             REQUIRE(std::abs(double(got) - exact_dot(x.data() + t * k, w.data() + r * k, k)) <= 1e-5 * double(k));
@@ -68,7 +68,7 @@ TEST_CASE("small_batch_product above 4 tokens runs the GEMM order; below, the do
                 const float want = moe::cpu::uses_packed_gemm(tokens)
                                        ? kernels::gemm_reference(x.data() + t * k, w.data() + r * k, k)
                                        : kernels::dot_product_reference(x.data() + t * k, w.data() + r * k, k);
-#if defined(__FMA__) || defined(__AVX512F__)
+#if defined(__FMA__) || defined(__AVX512F__) || defined(__ARM_FEATURE_FMA)
                 REQUIRE(out[static_cast<std::size_t>(t * rows + r)] == want);
 #endif
                 REQUIRE(std::abs(out[static_cast<std::size_t>(t * rows + r)] - want) <= 1e-4f);
@@ -119,4 +119,41 @@ TEST_CASE("packed SwiGLU blocks equal plain loops and do not depend on the threa
         }
         REQUIRE(results[0] == results[1]);
     }
+}
+
+TEST_CASE("x86-64-v3 builds run the AVX2 GEMM tiles, bit-identical to the chain on widely spread values", "[perf_kernels][avx2]") {
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__) && !defined(__AVX512F__)
+#if !defined(MOE_HAVE_AVX2_TILES)
+    FAIL("an AVX2 + FMA + F16C target without AVX-512 must compile the AVX2 tiles in");
+#endif
+#endif
+#if defined(__FMA__) || defined(__AVX512F__)
+    // Every remainder of the 6-row and 12-row tiles, 16- and 8-token groups, K across chunk boundaries; values
+    // spread over 2^-30 .. 2^30 so that any other order of the additions changes the bits.
+    auto spread = [](std::int64_t n, std::uint64_t seed) {
+        std::mt19937_64 rng(seed);
+        std::uniform_real_distribution<float> mantissa(1.0f, 2.0f);
+        std::vector<float> v(static_cast<std::size_t>(n));
+        for (auto& e : v) e = (rng() % 2 ? -1.0f : 1.0f) * std::ldexp(mantissa(rng), static_cast<int>(rng() % 61) - 30);
+        return v;
+    };
+    for (std::int64_t tokens : {5, 8, 16, 24, 40})
+        for (std::int64_t rows = 1; rows <= 14; ++rows)
+            for (std::int64_t k : {3, 256, 300}) {
+                const auto seed = static_cast<std::uint64_t>(tokens * 100000 + rows * 100 + k);
+                const auto x = spread(tokens * k, seed), w = spread(rows * k, seed + 1);
+                const std::int64_t np = kernels::padded_tokens(tokens);
+                std::vector<float> xt(static_cast<std::size_t>(k * np)), ct(static_cast<std::size_t>(rows * np));
+                kernels::pack_transposed(x.data(), k, tokens, k, xt.data());
+                kernels::gemm_block_transposed(xt.data(), np, w.data(), k, rows, k, ct.data());
+                for (std::int64_t r = 0; r < rows; ++r)
+                    for (std::int64_t t = 0; t < tokens; ++t) {
+                        INFO("tokens " << tokens << " rows " << rows << " k " << k << " r " << r << " t " << t);
+                        REQUIRE(ct[static_cast<std::size_t>(r * np + t)] ==
+                                kernels::gemm_reference(x.data() + t * k, w.data() + r * k, k));
+                    }
+            }
+#else
+    SUCCEED("no FMA on this target: the portable loop is the only path");
+#endif
 }

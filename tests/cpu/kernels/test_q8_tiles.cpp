@@ -1,8 +1,9 @@
 // weight_format::q8_0: the weight quantizer against gguf-py's bytes (tests/data/q8_0, made by
 // tools/make_q8_0_reference.py), the activation quantizer against its formula, the decode tiles
 // (kernels::q8_dot_product_block) and the prefill GEMM tiles (kernels::q8_gemm_block_transposed) bit for bit
-// against their plain-loop definitions, AVX-512 VNNI against the portable loop, and both against a
-// double-precision dot product of the dequantized operands.
+// against their plain-loop definitions, the compiled SIMD path (VNNI or AVX2, kernels::q8_dot_path) against the
+// portable loop, and both against a double-precision dot product of the dequantized operands; weight bytes of −128
+// and activation bytes of ±127 (the edges of the AVX2 sign trick) included.
 #include <catch2/catch.hpp>
 
 #include <bit>
@@ -174,6 +175,49 @@ TEST_CASE("Q8_0 GEMM tiles equal their definition bit for bit", "[q8_0]") {
             }
 }
 
+// Weight blocks of arbitrary bytes (a GGUF file may hold −128, which the quantizer never writes) and activations
+// whose quantized bytes reach ±127: the largest products the SIMD paths must carry without wrapping or saturating.
+TEST_CASE("Q8_0 tiles are exact at the byte extremes", "[q8_0]") {
+    const std::int64_t k = 256, rows = 9, tokens = 17;
+    std::mt19937_64 rng(77);
+    std::vector<q8_0_block> w(static_cast<std::size_t>(rows * k / 32));
+    for (std::size_t i = 0; i < w.size(); ++i) {
+        w[i].scale_bits = moe::float16::from_float(std::ldexp(1.0f, static_cast<int>(rng() % 8) - 6));
+        for (int j = 0; j < 32; ++j) {  // mostly −128 / 127 / −127, some random bytes
+            const auto pick = rng() % 4;
+            w[i].q[j] = pick == 0 ? std::int8_t(-128) : pick == 1 ? std::int8_t(127)
+                      : pick == 2 ? std::int8_t(-127) : static_cast<std::int8_t>(rng());
+        }
+    }
+    std::vector<float> x(static_cast<std::size_t>(tokens * k));
+    for (auto& v : x) v = (rng() % 2 ? 1.0f : -1.0f) * (rng() % 5 ? 1.0f : 0.25f);  // amax 1: bytes ±127 (and ±32)
+    kernels::q8_tokens xq;
+    kernels::quantize_tokens_q8_0(x.data(), k, tokens, k, xq);
+    const std::int64_t np = kernels::padded_tokens(tokens);
+    std::vector<std::uint32_t> xp(static_cast<std::size_t>(kernels::q8_packed_rows(k) * np));
+    kernels::pack_q8_0(x.data(), k, tokens, k, xp.data());
+    INFO("path " << static_cast<int>(kernels::q8_dot_path));
+    for (bool portable : {false, true}) {
+        std::vector<float> out(static_cast<std::size_t>(tokens * rows));
+        kernels::q8_dot_product_block(xq, tokens, w.data(), k / 32, rows, out.data(), rows, portable);
+        std::vector<float> ct(static_cast<std::size_t>(rows * np));
+        kernels::q8_gemm_block_transposed(xp.data(), np, w.data(), k / 32, rows, k, ct.data(), portable);
+        for (std::int64_t t = 0; t < tokens; ++t)
+            for (std::int64_t r = 0; r < rows; ++r) {
+                INFO("portable " << portable << " t " << t << " r " << r);
+                const q8_0_block* wr = w.data() + r * k / 32;
+                const float dot = kernels::q8_dot_product_reference(xq.q_of(t), xq.scales_of(t), wr, k);
+                const float gemm = kernels::q8_gemm_reference(xq.q_of(t), xq.scales_of(t), wr, k);
+                REQUIRE(std::bit_cast<std::uint32_t>(out[static_cast<std::size_t>(t * rows + r)]) ==
+                        std::bit_cast<std::uint32_t>(dot));
+                REQUIRE(std::bit_cast<std::uint32_t>(ct[static_cast<std::size_t>(r * np + t)]) ==
+                        std::bit_cast<std::uint32_t>(gemm));
+                const double exact = dequantized_dot(xq.q_of(t), xq.scales_of(t), wr, k);
+                REQUIRE(std::fabs(dot - exact) <= 1e-5 * (1.0 + std::fabs(exact)) * std::sqrt(double(k)));
+            }
+    }
+}
+
 TEST_CASE("Q8_0 linear: decode and prefill paths, any thread count", "[q8_0]") {
     const std::int64_t k = 256, out = 200;
     const auto w = quantized(random_floats(out * k, 11), out, k);
@@ -200,4 +244,16 @@ TEST_CASE("Q8_0 linear: decode and prefill paths, any thread count", "[q8_0]") {
                 REQUIRE(std::bit_cast<std::uint32_t>(got) == std::bit_cast<std::uint32_t>(product + bias[std::size_t(r)]));
             }
     }
+}
+
+// The bit-for-bit cases above pass on the portable loop too, so they cannot tell whether the NEON path ran: this
+// checks that an ARM build with the dot-product extension picked it (the test-arm64 CI preset builds one).
+TEST_CASE("an AArch64 build with dotprod runs the sdot tiles", "[q8_0]") {
+#if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
+    REQUIRE(kernels::q8_dot_path == kernels::q8_path::neon);
+#elif defined(__aarch64__)
+    REQUIRE(kernels::q8_dot_path == kernels::q8_path::portable);
+#else
+    REQUIRE(kernels::q8_dot_path != kernels::q8_path::neon);
+#endif
 }

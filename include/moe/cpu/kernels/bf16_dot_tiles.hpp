@@ -14,6 +14,8 @@
 //   the 16 lanes are then summed as a tree: l + 8, then + 4, + 2, + 1 (as in dot_tiles.hpp).
 // With AVX512-BF16 (compile-time: __AVX512BF16__) the tiles use vdpbf16ps; otherwise a portable loop computes the
 // same sums (tests check both against each other where the instruction exists).
+// AVX2 + FMA targets (x86-64-v3) run kernels/avx2/bf16_tiles.hpp: the steps as exact FMAs, the portable loop for a
+// block where a denormal was met.
 #pragma once
 
 #include <bit>
@@ -21,7 +23,9 @@
 #include <cstdint>
 #include <limits>
 
+#include "moe/cpu/kernels/avx2/bf16_tiles.hpp"  // x86-64-v3: FMA tiles (MOE_HAVE_AVX2_TILES)
 #include "moe/cpu/kernels/dot_tiles.hpp"
+#include "moe/cpu/kernels/neon/bf16_tiles.hpp"  // ARM: exact fmla steps (MOE_HAVE_NEON_TILES)
 #include "moe/precision/half_types.hpp"
 
 #if defined(__AVX512BF16__) && defined(__AVX512BW__)
@@ -117,6 +121,8 @@ void bf16_tile(const bfloat16* const* x, const bfloat16* const* w, std::int64_t 
                bool portable) {
 #if defined(MOE_HAVE_AVX512_BF16)
     if (!portable) return bf16_tile_avx512<Rows, Tokens>(x, w, k, out, out_stride);
+#elif defined(MOE_HAVE_NEON_TILES)
+    if (!portable) return neon::bf16_dot_tile<Rows, Tokens>(x, w, k, out, out_stride);
 #endif
     (void)portable;
     bf16_tile_portable<Rows, Tokens>(x, w, k, out, out_stride);
@@ -151,6 +157,11 @@ inline constexpr bool bf16_dot_uses_avx512 =
 inline void bf16_dot_product_block(const bfloat16* x, std::int64_t x_stride, std::int64_t tokens, const bfloat16* w,
                                    std::int64_t w_stride, std::int64_t rows, std::int64_t k, float* out,
                                    std::int64_t out_stride, bool portable = false) {
+#if defined(MOE_HAVE_AVX2_TILES)
+    // The AVX2 tiles, unless a denormal was met (then this block is redone by the portable loop).
+    if (!portable && avx2::bf16_dot_product_block(x, x_stride, tokens, w, w_stride, rows, k, out, out_stride)) return;
+    portable = true;
+#endif
     for (std::int64_t t0 = 0; t0 < tokens; t0 += tile_tokens) {
         const int tt = static_cast<int>(tokens - t0 < tile_tokens ? tokens - t0 : tile_tokens);
         const bfloat16* xs[tile_tokens];

@@ -151,6 +151,14 @@ void bf16_gemm_tile8(const bfloat16* w, std::int64_t w_stride, std::int64_t k, c
 // ct (rows, np) = W[0:rows] · X from packed pairs xp (P, np). `portable` forces the portable loop (tests).
 inline void bf16_gemm_block_transposed(const std::uint32_t* xp, std::int64_t np, const bfloat16* w, std::int64_t w_stride,
                                        std::int64_t rows, std::int64_t k, float* ct, bool portable = false) {
+#if defined(MOE_HAVE_NEON_TILES)
+    if (!portable) return neon::bf16_gemm_block(xp, np, w, w_stride, rows, k, ct);
+#endif
+#if defined(MOE_HAVE_AVX2_TILES)
+    // The AVX2 tiles, unless a denormal was met (then this block is redone by the portable loop).
+    if (!portable && avx2::bf16_gemm_block_transposed(xp, np, w, w_stride, rows, k, ct)) return;
+    portable = true;
+#endif
     std::int64_t t0 = 0;
     for (; t0 + 32 <= np; t0 += 32) {
         std::int64_t r = 0;

@@ -14,6 +14,7 @@
 //   the K mod 16 tail is added last, in increasing k.
 // With AVX-512 (compile-time: __AVX512F__) the tiles use 512-bit registers; otherwise a portable loop computes
 // the same sums (compilers vectorise it), with std::fma where the target has FMA so both paths are bit-identical.
+// AVX2 + FMA targets (x86-64-v3) run kernels/avx2/f32_dot_tiles.hpp: the same chains in 256-bit registers.
 #pragma once
 
 #include <cmath>
@@ -21,6 +22,8 @@
 #include <cstring>
 #include <type_traits>
 
+#include "moe/cpu/kernels/avx2/f32_dot_tiles.hpp"  // x86-64-v3: AVX2 + FMA tiles (MOE_HAVE_AVX2_TILES)
+#include "moe/cpu/kernels/neon/f32_tiles.hpp"  // ARM: fmla tiles (MOE_HAVE_NEON_TILES)
 #include "moe/precision/half_types.hpp"
 
 #if defined(__AVX512F__)
@@ -47,7 +50,7 @@ inline constexpr int tile_tokens = 5;
 inline constexpr int small_tile_tokens = 2;  // up to this many tokens, rows are taken one at a time
 
 inline float fused_multiply_add(float a, float b, float c) {
-#if defined(__FMA__) || defined(__AVX512F__)
+#if defined(__FMA__) || defined(__AVX512F__) || defined(__ARM_FEATURE_FMA)
     return std::fma(a, b, c);
 #else
     return a * b + c;
@@ -111,7 +114,9 @@ inline __m512 load_wide(const Storage* p) {
                                                     24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
         return reinterpret_cast<const __m512&>(wide);
     } else {
-        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+        // The zero-masking form with every lane selected: the same conversion, but GCC 12's plain _mm512_cvtph_ps
+        // passes an undefined operand that trips -Wmaybe-uninitialized (GCC bug 105593).
+        return _mm512_maskz_cvtph_ps(__mmask16(0xFFFF), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     }
 }
 
@@ -169,6 +174,12 @@ void tile(const float* const* x, const Storage* const* w, std::int64_t k, float*
           std::int64_t prefetch_ahead) {
 #if defined(__AVX512F__)
     tile_avx512<Rows, Tokens>(x, w, k, out, out_stride, prefetch_ahead);
+#elif defined(MOE_HAVE_AVX2_TILES)
+    (void)prefetch_ahead;
+    avx2::dot_tile<Rows, Tokens>(x, w, k, out, out_stride);
+#elif defined(MOE_HAVE_NEON_TILES)
+    (void)prefetch_ahead;
+    neon::dot_tile<Rows, Tokens>(x, w, k, out, out_stride);
 #else
     tile_portable<Rows, Tokens>(x, w, k, out, out_stride, prefetch_ahead);
 #endif

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "moe/cpu/kernels/avx2/f32_gemm_tiles.hpp"  // x86-64-v3: 6 × 16 FMA tiles (MOE_HAVE_AVX2_TILES)
 #include "moe/cpu/kernels/dot_tiles.hpp"
 #include "moe/cpu/workspace.hpp"
 #include "moe/precision/half_types.hpp"
@@ -142,6 +143,12 @@ void gemm_tile8(const float* w, std::int64_t w_stride, const float* xt, std::int
 // warns (-Waggressive-loop-optimizations) about row loops it wrongly thinks could overflow.
 [[gnu::noinline]] inline void gemm_chunk(const float* w, std::int64_t w_stride, std::int64_t rows, const float* xt, std::int64_t np,
                        std::int64_t kc, float* ct, bool first_chunk) {
+#if defined(MOE_HAVE_AVX2_TILES)
+    return avx2::gemm_chunk(w, w_stride, rows, xt, np, kc, ct, first_chunk);
+#endif
+#if defined(MOE_HAVE_NEON_TILES)
+    return neon::gemm_chunk(w, w_stride, rows, xt, np, kc, ct, first_chunk);
+#endif
     std::int64_t t0 = 0;
     for (; t0 + 32 <= np; t0 += 32) {
         std::int64_t r = 0;
@@ -186,6 +193,10 @@ void gemm_block_transposed(const float* xt, std::int64_t np, const Storage* w, s
                 std::int64_t d = 0;
 #if defined(__AVX512F__)
                 for (; d + 16 <= kc; d += 16) _mm512_storeu_ps(target + d, detail::load_wide(source + d));
+#elif defined(MOE_HAVE_AVX2_TILES)
+                for (; d + 8 <= kc; d += 8) _mm256_storeu_ps(target + d, avx2::load8(source + d));
+#elif defined(MOE_HAVE_NEON_TILES)
+                for (; d + 16 <= kc; d += 16) neon::store_wide16(target + d, neon::load_wide16(source + d));
 #endif
                 for (; d < kc; ++d) target[d] = detail::widen(source[d]);
             }

@@ -10,11 +10,16 @@
 //   acc_l = fma(float(s), dw_b · dx_b, acc_l) over b = 0, 1, … in increasing order from +0 (dw_b · dx_b, the
 //   block's weight and activation scales, rounded to fp32 first);
 //   then the tree l + 4, + 2, + 1.
-// AVX-512 VNNI (compile-time: __AVX512VNNI__ and __AVX512VL__): one 256-bit vpdpbusd per block (measured ~10%
-// faster on Zen 4 than one 512-bit vpdpbusd per pair of blocks, whose scales take more shuffling). It multiplies
-// unsigned by signed bytes, so the weights are offset to unsigned (q + 128, an XOR) and each lane starts from
-// −128 · Σ of its four activation bytes (precomputed per token), which leaves the same exact integer. Otherwise a
-// portable loop computes the same sums.
+// Paths, chosen at compile time from the target's macros (each gives the same exact integers, so the same bits):
+// - VNNI (AVX-512 VNNI with VL, or AVX-VNNI on Alder Lake and later client cores and Zen 5): one 256-bit vpdpbusd
+//   per block (measured ~10% faster on Zen 4 than one 512-bit vpdpbusd per pair of blocks, whose scales take more
+//   shuffling). It multiplies unsigned by signed bytes, so the weights are offset to unsigned (q + 128, an XOR) and
+//   each lane starts from −128 · Σ of its four activation bytes (precomputed per token).
+// - AVX2 + FMA (x86-64-v3): llama.cpp's sign trick — vpmaddubsw(|w|, x · sign(w)) then vpmaddwd with ones. |w| is
+//   read as unsigned (so a weight of −128 is 128, exact) and x · sign(w) never wraps because the activation
+//   quantizer's bytes lie in [−127, 127]; a pair of products is at most 2 · 128 · 127 < 2^15, so the 16-bit sums
+//   never saturate.
+// - otherwise a portable loop.
 #pragma once
 
 #include <cmath>
@@ -23,10 +28,18 @@
 
 #include "moe/cpu/kernels/dot_tiles.hpp"
 #include "moe/precision/q8_0.hpp"
+#include "moe/cpu/kernels/neon/q8_tiles.hpp"  // ARM: sdot tiles (MOE_HAVE_Q8_NEON)
 
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
+#endif
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
 #define MOE_HAVE_AVX512_VNNI 1
+#endif
+#if defined(MOE_HAVE_AVX512_VNNI) || (defined(__AVXVNNI__) && defined(__F16C__))
+#define MOE_HAVE_VNNI_256 1  // a 256-bit vpdpbusd, in its EVEX (AVX-512) or VEX (AVX-VNNI) encoding
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define MOE_HAVE_Q8_AVX2 1  // x86-64-v3
 #endif
 
 namespace moe::cpu::kernels {
@@ -107,7 +120,7 @@ void q8_tile_portable(const q8_tokens& x, std::int64_t t0, const q8_0_block* con
         for (int t = 0; t < Tokens; ++t) out[t * out_stride + r] = tree_sum8(acc[r][t]);
 }
 
-#if defined(MOE_HAVE_AVX512_VNNI)
+#if defined(MOE_HAVE_VNNI_256) || defined(MOE_HAVE_Q8_AVX2)
 inline float tree_sum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));  // l + 4
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));                                          // + 2
@@ -118,9 +131,19 @@ inline float tree_sum8(__m256 v) {
 // Bytes ahead of the block being read that each row prefetches (one line per two blocks): the tile does enough
 // work per byte that the hardware prefetcher alone leaves the load queue short (measured +8% at 2 threads).
 inline constexpr int q8_prefetch_bytes = 4096;
+#endif
+
+#if defined(MOE_HAVE_VNNI_256)
+inline __m256i dpbusd256(__m256i acc, __m256i unsigned_bytes, __m256i signed_bytes) {
+#if defined(MOE_HAVE_AVX512_VNNI)
+    return _mm256_dpbusd_epi32(acc, unsigned_bytes, signed_bytes);
+#else
+    return _mm256_dpbusd_avx_epi32(acc, unsigned_bytes, signed_bytes);
+#endif
+}
 
 template <int Rows, int Tokens>
-void q8_tile_avx512(const q8_tokens& x, std::int64_t t0, const q8_0_block* const* w, std::int64_t blocks, float* out,
+void q8_tile_vnni(const q8_tokens& x, std::int64_t t0, const q8_0_block* const* w, std::int64_t blocks, float* out,
                     std::int64_t out_stride) {
     __m256 acc[Rows][Tokens];
     MOE_UNROLL
@@ -149,7 +172,50 @@ void q8_tile_avx512(const q8_tokens& x, std::int64_t t0, const q8_0_block* const
             const float dx = xs[t][b];
             MOE_UNROLL
             for (int r = 0; r < Rows; ++r) {
-                const __m256i sums = _mm256_dpbusd_epi32(bias, wq[r], xv);
+                const __m256i sums = dpbusd256(bias, wq[r], xv);
+                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(dw[r] * dx), acc[r][t]);
+            }
+        }
+    }
+    MOE_UNROLL
+    for (int r = 0; r < Rows; ++r)
+        MOE_UNROLL
+        for (int t = 0; t < Tokens; ++t) out[t * out_stride + r] = tree_sum8(acc[r][t]);
+}
+#endif
+
+#if defined(MOE_HAVE_Q8_AVX2)
+template <int Rows, int Tokens>
+void q8_tile_avx2(const q8_tokens& x, std::int64_t t0, const q8_0_block* const* w, std::int64_t blocks, float* out,
+                  std::int64_t out_stride) {
+    __m256 acc[Rows][Tokens];
+    MOE_UNROLL
+    for (int r = 0; r < Rows; ++r)
+        MOE_UNROLL
+        for (int t = 0; t < Tokens; ++t) acc[r][t] = _mm256_setzero_ps();
+    const __m256i ones = _mm256_set1_epi16(1);
+    const std::int8_t* xq[Tokens];
+    const float* xs[Tokens];
+    MOE_UNROLL
+    for (int t = 0; t < Tokens; ++t) xq[t] = x.q_of(t0 + t), xs[t] = x.scales_of(t0 + t);
+    for (std::int64_t b = 0; b < blocks; ++b) {
+        __m256i wq[Rows], wabs[Rows];
+        float dw[Rows];
+        MOE_UNROLL
+        for (int r = 0; r < Rows; ++r) {
+            if ((b & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(w[r] + b) + q8_prefetch_bytes, _MM_HINT_T0);
+            wq[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][b].q));
+            wabs[r] = _mm256_sign_epi8(wq[r], wq[r]);  // |w|, read unsigned below: −128 → 128
+            dw[r] = _cvtsh_ss(w[r][b].scale_bits);
+        }
+        MOE_UNROLL
+        for (int t = 0; t < Tokens; ++t) {
+            const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + b * q8_0_block_size));
+            const float dx = xs[t][b];
+            MOE_UNROLL
+            for (int r = 0; r < Rows; ++r) {
+                const __m256i pairs = _mm256_maddubs_epi16(wabs[r], _mm256_sign_epi8(xv, wq[r]));
+                const __m256i sums = _mm256_madd_epi16(pairs, ones);  // lane l: bytes 4l … 4l + 3
                 acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(dw[r] * dx), acc[r][t]);
             }
         }
@@ -164,8 +230,12 @@ void q8_tile_avx512(const q8_tokens& x, std::int64_t t0, const q8_0_block* const
 template <int Rows, int Tokens>
 void q8_tile(const q8_tokens& x, std::int64_t t0, const q8_0_block* const* w, std::int64_t blocks, float* out,
              std::int64_t out_stride, bool portable) {
-#if defined(MOE_HAVE_AVX512_VNNI)
-    if (!portable) return q8_tile_avx512<Rows, Tokens>(x, t0, w, blocks, out, out_stride);
+#if defined(MOE_HAVE_VNNI_256)
+    if (!portable) return q8_tile_vnni<Rows, Tokens>(x, t0, w, blocks, out, out_stride);
+#elif defined(MOE_HAVE_Q8_AVX2)
+    if (!portable) return q8_tile_avx2<Rows, Tokens>(x, t0, w, blocks, out, out_stride);
+#elif defined(MOE_HAVE_Q8_NEON)
+    if (!portable) return neon::q8_dot_tile<Rows, Tokens>(x, t0, w, blocks, out, out_stride);
 #endif
     (void)portable;
     q8_tile_portable<Rows, Tokens>(x, t0, w, blocks, out, out_stride);
@@ -187,12 +257,17 @@ void q8_tile_any_tokens(int tokens, const q8_tokens& x, std::int64_t t0, const q
 
 }  // namespace detail
 
-// True when q8_dot_product_block runs vpdpbusd (compiled with AVX-512 VNNI), false for the portable loop.
-inline constexpr bool q8_dot_uses_avx512 =
-#if defined(MOE_HAVE_AVX512_VNNI)
-    true;
+// The path q8_dot_product_block runs (see the header comment), for tests and benchmarks to report.
+enum class q8_path { vnni, avx2, neon, portable };
+inline constexpr q8_path q8_dot_path =
+#if defined(MOE_HAVE_VNNI_256)
+    q8_path::vnni;
+#elif defined(MOE_HAVE_Q8_AVX2)
+    q8_path::avx2;
+#elif defined(MOE_HAVE_Q8_NEON)
+    q8_path::neon;
 #else
-    false;
+    q8_path::portable;
 #endif
 
 // out[t · out_stride + r] = Σ_b dw_b · dx_b · Σ_i wq · xq   for t < x's tokens, r < rows, in the order of the header

@@ -13,6 +13,10 @@
 // and issues Rows·Vectors vpdpbusd (64 multiply-adds each) into int32 sums; at the block's end each sum is scaled
 // into the fp32 accumulator.
 //
+// Without AVX-512 (AVX-VNNI, or AVX2 + FMA: x86-64-v3) the tile is 256 bits wide: 8 tokens per vector, Rows ×
+// 8·Vectors tokens, the group product by vpdpbusd (AVX-VNNI) or by q8_dot_tiles.hpp's sign trick (AVX2, from a
+// start of 0 rather than the offset's start value) — the same exact integers.
+//
 // Summation order: ct[r][t] = fma chain over blocks b = 0, 1, …, B − 1 from +0 of float(s_b) · (dw_b · dx_b), where
 // s_b is the exact integer Σ_i wq · xq of the block — whatever the tile shape or thread count; the portable path
 // computes the same chain. It is not the dot-product tiles' order (8 lanes, then a tree): a token's result can
@@ -79,6 +83,77 @@ inline std::uint32_t q8_group(const q8_0_block& block, int g) {
     std::memcpy(&word, block.q + 4 * g, 4);
     return word;
 }
+
+#if !defined(MOE_HAVE_AVX512_VNNI) && (defined(MOE_HAVE_VNNI_256) || defined(MOE_HAVE_Q8_AVX2))
+// The 256-bit tile: ct[r · np + 8v + l] for r < Rows, v < Vectors, l < 8 (np is a multiple of 8, so vectors are
+// whole).
+template <int Rows, int Vectors>
+void q8_gemm_tile_256(const q8_0_block* w, std::int64_t w_stride, std::int64_t blocks, const std::uint32_t* xp,
+                      std::int64_t np, float* ct) {
+    auto load = [&](const std::uint32_t* p, int v) {
+        return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 8 * v));
+    };
+#if defined(MOE_HAVE_VNNI_256)
+    const __m256i offset = _mm256_set1_epi32(static_cast<int>(0x80808080u));
+#else
+    const __m256i ones = _mm256_set1_epi16(1);
+#endif
+    __m256 acc[Rows][Vectors];
+    MOE_UNROLL
+    for (int r = 0; r < Rows; ++r)
+        MOE_UNROLL
+        for (int v = 0; v < Vectors; ++v) acc[r][v] = _mm256_setzero_ps();
+    for (std::int64_t b = 0; b < blocks; ++b) {
+        const std::uint32_t* rows = xp + b * q8_rows_per_block * np;
+        __m256i sums[Rows][Vectors];
+        MOE_UNROLL
+        for (int v = 0; v < Vectors; ++v) {
+#if defined(MOE_HAVE_VNNI_256)
+            const __m256i start = load(rows + 9 * np, v);  // −128 · Σ x: cancels the weight offset
+#else
+            const __m256i start = _mm256_setzero_si256();
+#endif
+            MOE_UNROLL
+            for (int r = 0; r < Rows; ++r) sums[r][v] = start;
+        }
+        MOE_UNROLL
+        for (int g = 0; g < 8; ++g) {
+            __m256i xv[Vectors];
+            MOE_UNROLL
+            for (int v = 0; v < Vectors; ++v) xv[v] = load(rows + g * np, v);
+            MOE_UNROLL
+            for (int r = 0; r < Rows; ++r) {
+                const __m256i wg = _mm256_set1_epi32(static_cast<int>(q8_group(w[r * w_stride + b], g)));
+#if defined(MOE_HAVE_VNNI_256)
+                const __m256i wu = _mm256_xor_si256(wg, offset);
+                MOE_UNROLL
+                for (int v = 0; v < Vectors; ++v) sums[r][v] = dpbusd256(sums[r][v], wu, xv[v]);
+#else
+                const __m256i wabs = _mm256_sign_epi8(wg, wg);
+                MOE_UNROLL
+                for (int v = 0; v < Vectors; ++v) {
+                    const __m256i pairs = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(xv[v], wg));
+                    sums[r][v] = _mm256_add_epi32(sums[r][v], _mm256_madd_epi16(pairs, ones));
+                }
+#endif
+            }
+        }
+        MOE_UNROLL
+        for (int v = 0; v < Vectors; ++v) {
+            const __m256 dx = _mm256_castsi256_ps(load(rows + 8 * np, v));
+            MOE_UNROLL
+            for (int r = 0; r < Rows; ++r) {
+                const __m256 d = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(w[r * w_stride + b].scale_bits)), dx);
+                acc[r][v] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[r][v]), d, acc[r][v]);
+            }
+        }
+    }
+    MOE_UNROLL
+    for (int r = 0; r < Rows; ++r)
+        MOE_UNROLL
+        for (int v = 0; v < Vectors; ++v) _mm256_storeu_ps(ct + r * np + 8 * v, acc[r][v]);
+}
+#endif
 
 // ct[r · np + 16v + l] = Σ_b … for r < Rows, v < Vectors; lanes at or past `lanes` in the last vector are neither
 // read nor written (np − t0 may end in a group of 8).
@@ -173,6 +248,29 @@ inline void q8_gemm_block_transposed(const std::uint32_t* xp, std::int64_t np, c
                                      bool portable = false) {
     if (rows == 0 || np == 0) return;
     const std::int64_t blocks = k / q8_0_block_size;
+#if defined(MOE_HAVE_Q8_NEON)
+    static_assert(neon::q8_packed_rows_per_block == q8_rows_per_block, "the NEON tiles read this packing");
+    if (!portable) return neon::q8_gemm_block(xp, np, w, w_stride, rows, blocks, ct);
+#endif
+#if !defined(MOE_HAVE_AVX512_VNNI) && (defined(MOE_HAVE_VNNI_256) || defined(MOE_HAVE_Q8_AVX2))
+    if (!portable) {  // 16 registers: tiles of 2 rows × 16 tokens or 4 rows × 8 tokens
+        for (std::int64_t t0 = 0; t0 < np; t0 += 16) {
+            std::int64_t r = 0;
+            if (np - t0 >= 16) {
+                for (; r + 2 <= rows; r += 2)
+                    detail::q8_gemm_tile_256<2, 2>(w + r * w_stride, w_stride, blocks, xp + t0, np, ct + r * np + t0);
+                for (; r < rows; ++r)
+                    detail::q8_gemm_tile_256<1, 2>(w + r * w_stride, w_stride, blocks, xp + t0, np, ct + r * np + t0);
+            } else {
+                for (; r + 4 <= rows; r += 4)
+                    detail::q8_gemm_tile_256<4, 1>(w + r * w_stride, w_stride, blocks, xp + t0, np, ct + r * np + t0);
+                for (; r < rows; ++r)
+                    detail::q8_gemm_tile_256<1, 1>(w + r * w_stride, w_stride, blocks, xp + t0, np, ct + r * np + t0);
+            }
+        }
+        return;
+    }
+#endif
     for (std::int64_t t0 = 0; t0 < np; t0 += 32) {
         const int lanes = static_cast<int>(std::min<std::int64_t>(32, np - t0));
         std::int64_t r = 0;
