@@ -45,9 +45,7 @@ namespace {
 #ifdef MOE_MODELS_HEADER
 using known_models = moe_models::checkpoint_models;
 #else
-using known_models = moe::model_list<moe::cpu::tiny_reasoner, moe::cpu::qwen3_30b_a3b, moe::cpu::deepseek_v3_671b,
-                                     moe::cpu::mixtral_8x7b, moe::cpu::olmoe_1b_7b, moe::cpu::qwen1_5_moe_a2_7b,
-                                     moe::cpu::deepseek_v2_lite>;
+using known_models = moe::join_model_lists<moe::model_list<moe::cpu::tiny_reasoner>, moe::cpu::released_models>;
 #endif
 
 struct options {

@@ -8,6 +8,7 @@
 
 #include "moe/cpu/causal_lm.hpp"
 #include "moe/models/families.hpp"
+#include "moe/models/load_model.hpp"  // moe::model_list
 #include "moe/models/released.hpp"
 #include "moe/models/tiny_reasoner.hpp"
 
@@ -33,5 +34,9 @@ using qwen1_5_moe_a2_7b = qwen2_moe<moe::qwen1_5_moe_a2_7b>;
 using deepseek_v2_lite = deepseek_v2<moe::deepseek_v2_lite>;
 using deepseek_v3_671b = deepseek_v3<moe::deepseek_v3_671b>;
 using tiny_reasoner = qwen3_moe<moe::tiny_reasoner>;
+
+// The released checkpoints' types, in the order moe_cli / next_token (and moe_card --released) try them.
+using released_models = moe::model_list<qwen3_30b_a3b, mixtral_8x7b, olmoe_1b_7b, qwen1_5_moe_a2_7b, deepseek_v2_lite,
+                                        deepseek_v3_671b>;
 
 }  // namespace moe::cpu

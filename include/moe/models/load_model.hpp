@@ -368,6 +368,19 @@ void check_config(const std::filesystem::path& config_json) {
 template <class... Models>
 struct model_list {};
 
+// model_list<A..., B..., …>: the lists one after the other (order kept: with_matching_model runs the first match).
+template <class... Lists>
+struct joined_model_lists;
+template <class... A>
+struct joined_model_lists<model_list<A...>> {
+    using type = model_list<A...>;
+};
+template <class... A, class... B, class... Rest>
+struct joined_model_lists<model_list<A...>, model_list<B...>, Rest...>
+    : joined_model_lists<model_list<A..., B...>, Rest...> {};
+template <class... Lists>
+using join_model_lists = typename joined_model_lists<Lists...>::type;
+
 // Picks the model type for a checkpoint at run time: calls `fn.template operator()<Model>()` with the first of
 // Models whose compile-time configuration matches `config_json` and returns true; when none matches, returns false
 // and appends each type's mismatches (one line per type) to `mismatches`. Exceptions from fn propagate.

@@ -141,81 +141,76 @@ inline __m256i dpbusd256(__m256i acc, __m256i unsigned_bytes, __m256i signed_byt
     return _mm256_dpbusd_avx_epi32(acc, unsigned_bytes, signed_bytes);
 #endif
 }
+#endif
+
+#if defined(MOE_HAVE_VNNI_256) || defined(MOE_HAVE_Q8_AVX2)
+// One weight block in registers, prepared once for all of a tile's tokens.
+struct q8_block_256 {
+    __m256i bytes;     // VNNI: w + 128 as unsigned bytes (an XOR);  AVX2: w
+    __m256i absolute;  // AVX2: |w|, read unsigned by vpmaddubsw (−128 → 128);  VNNI: unused
+
+    static q8_block_256 load(const q8_0_block& block) {
+        const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.q));
+#if defined(MOE_HAVE_VNNI_256)
+        return {_mm256_xor_si256(w, _mm256_set1_epi8(static_cast<char>(0x80))), w};
+#else
+        return {w, _mm256_sign_epi8(w, w)};
+#endif
+    }
+
+    // A token's lane starts for one block from its lane_bias (q8_tokens): VNNI needs them, AVX2 starts from 0.
+    static __m256i lane_start(const std::int32_t* lane_bias) {
+#if defined(MOE_HAVE_VNNI_256)
+        return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lane_bias));
+#else
+        (void)lane_bias;
+        return _mm256_setzero_si256();
+#endif
+    }
+
+    // The 8 exact lane sums Σ_{i<4} w[4l + i] · x[4l + i] with a token's 32 bytes x; `start`: the token's lane
+    // starts (VNNI: −128 · Σ of each lane's bytes, cancelling the offset; AVX2: unused).
+    __m256i lane_sums(__m256i x, __m256i start) const {
+#if defined(MOE_HAVE_VNNI_256)
+        return dpbusd256(start, bytes, x);
+#else
+        (void)start;
+        const __m256i pairs = _mm256_maddubs_epi16(absolute, _mm256_sign_epi8(x, bytes));
+        return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+#endif
+    }
+};
 
 template <int Rows, int Tokens>
-void q8_tile_vnni(const q8_tokens& x, std::int64_t t0, const q8_0_block* const* w, std::int64_t blocks, float* out,
-                    std::int64_t out_stride) {
+void q8_tile_256(const q8_tokens& x, std::int64_t t0, const q8_0_block* const* w, std::int64_t blocks, float* out,
+                 std::int64_t out_stride) {
     __m256 acc[Rows][Tokens];
     MOE_UNROLL
     for (int r = 0; r < Rows; ++r)
         MOE_UNROLL
         for (int t = 0; t < Tokens; ++t) acc[r][t] = _mm256_setzero_ps();
-    const __m256i offset = _mm256_set1_epi8(static_cast<char>(0x80));
     const std::int8_t* xq[Tokens];
     const float* xs[Tokens];
     const std::int32_t* xb[Tokens];
     MOE_UNROLL
     for (int t = 0; t < Tokens; ++t) xq[t] = x.q_of(t0 + t), xs[t] = x.scales_of(t0 + t), xb[t] = x.lane_bias_of(t0 + t);
     for (std::int64_t b = 0; b < blocks; ++b) {
-        __m256i wq[Rows];
+        q8_block_256 wb[Rows];
         float dw[Rows];
         MOE_UNROLL
         for (int r = 0; r < Rows; ++r) {
             if ((b & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(w[r] + b) + q8_prefetch_bytes, _MM_HINT_T0);
-            wq[r] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][b].q)), offset);
+            wb[r] = q8_block_256::load(w[r][b]);
             dw[r] = _cvtsh_ss(w[r][b].scale_bits);
         }
         MOE_UNROLL
         for (int t = 0; t < Tokens; ++t) {
             const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + b * q8_0_block_size));
-            const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[t] + b * q8_lanes));
+            const __m256i start = q8_block_256::lane_start(xb[t] + b * q8_lanes);
             const float dx = xs[t][b];
             MOE_UNROLL
             for (int r = 0; r < Rows; ++r) {
-                const __m256i sums = dpbusd256(bias, wq[r], xv);
-                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(dw[r] * dx), acc[r][t]);
-            }
-        }
-    }
-    MOE_UNROLL
-    for (int r = 0; r < Rows; ++r)
-        MOE_UNROLL
-        for (int t = 0; t < Tokens; ++t) out[t * out_stride + r] = tree_sum8(acc[r][t]);
-}
-#endif
-
-#if defined(MOE_HAVE_Q8_AVX2)
-template <int Rows, int Tokens>
-void q8_tile_avx2(const q8_tokens& x, std::int64_t t0, const q8_0_block* const* w, std::int64_t blocks, float* out,
-                  std::int64_t out_stride) {
-    __m256 acc[Rows][Tokens];
-    MOE_UNROLL
-    for (int r = 0; r < Rows; ++r)
-        MOE_UNROLL
-        for (int t = 0; t < Tokens; ++t) acc[r][t] = _mm256_setzero_ps();
-    const __m256i ones = _mm256_set1_epi16(1);
-    const std::int8_t* xq[Tokens];
-    const float* xs[Tokens];
-    MOE_UNROLL
-    for (int t = 0; t < Tokens; ++t) xq[t] = x.q_of(t0 + t), xs[t] = x.scales_of(t0 + t);
-    for (std::int64_t b = 0; b < blocks; ++b) {
-        __m256i wq[Rows], wabs[Rows];
-        float dw[Rows];
-        MOE_UNROLL
-        for (int r = 0; r < Rows; ++r) {
-            if ((b & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(w[r] + b) + q8_prefetch_bytes, _MM_HINT_T0);
-            wq[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][b].q));
-            wabs[r] = _mm256_sign_epi8(wq[r], wq[r]);  // |w|, read unsigned below: −128 → 128
-            dw[r] = _cvtsh_ss(w[r][b].scale_bits);
-        }
-        MOE_UNROLL
-        for (int t = 0; t < Tokens; ++t) {
-            const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + b * q8_0_block_size));
-            const float dx = xs[t][b];
-            MOE_UNROLL
-            for (int r = 0; r < Rows; ++r) {
-                const __m256i pairs = _mm256_maddubs_epi16(wabs[r], _mm256_sign_epi8(xv, wq[r]));
-                const __m256i sums = _mm256_madd_epi16(pairs, ones);  // lane l: bytes 4l … 4l + 3
+                const __m256i sums = wb[r].lane_sums(xv, start);
                 acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(dw[r] * dx), acc[r][t]);
             }
         }
@@ -230,10 +225,8 @@ void q8_tile_avx2(const q8_tokens& x, std::int64_t t0, const q8_0_block* const* 
 template <int Rows, int Tokens>
 void q8_tile(const q8_tokens& x, std::int64_t t0, const q8_0_block* const* w, std::int64_t blocks, float* out,
              std::int64_t out_stride, bool portable) {
-#if defined(MOE_HAVE_VNNI_256)
-    if (!portable) return q8_tile_vnni<Rows, Tokens>(x, t0, w, blocks, out, out_stride);
-#elif defined(MOE_HAVE_Q8_AVX2)
-    if (!portable) return q8_tile_avx2<Rows, Tokens>(x, t0, w, blocks, out, out_stride);
+#if defined(MOE_HAVE_VNNI_256) || defined(MOE_HAVE_Q8_AVX2)
+    if (!portable) return q8_tile_256<Rows, Tokens>(x, t0, w, blocks, out, out_stride);
 #elif defined(MOE_HAVE_Q8_NEON)
     if (!portable) return neon::q8_dot_tile<Rows, Tokens>(x, t0, w, blocks, out, out_stride);
 #endif
