@@ -6,7 +6,7 @@
 //       using my_model_type = moe::cpu::qwen3_moe<my_model>;
 //   moe_card --header HEADER_PATH [--released] [--weights FORMAT] CHECKPOINT_DIR...
 //       a header defining moe_models::checkpoint_models = moe::model_list<one type per distinct card>
-//       (+ the released checkpoints' types with --released); examples/moe_cli.cpp includes it through
+//       (joined with moe::cpu::released_models with --released); examples/moe_cli.cpp includes it through
 //       MOE_MODELS_HEADER (cmake/moe_models.cmake: moe_add_model_executable).
 //
 // This is the one place that maps config.json to a card; the loader checks the card against the same config.json
