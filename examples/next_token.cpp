@@ -106,9 +106,13 @@ int main(int argc, char** argv) {
     }
     if (opt.directory.empty() || opt.tokens.empty()) usage("give a checkpoint directory and at least one token id");
     try {
-        (void)moe::hf_config(opt.directory / "config.json");  // a missing or malformed file: one error, not one per type
+        // A GGUF file is its own config (its metadata); a directory has config.json.
+        const bool gguf = moe::io::is_gguf_file(opt.directory);
+        const std::filesystem::path config = gguf ? opt.directory : opt.directory / "config.json";
+        if (gguf) (void)moe::io::gguf_file(config);  // a missing or malformed file: one error, not one per type
+        else (void)moe::hf_config(config);
         std::string mismatches;
-        if (!moe::with_matching_model(known_models{}, opt.directory / "config.json",
+        if (!moe::with_matching_model(known_models{}, config,
                                       [&]<class Model>() { run<Model>(opt); }, mismatches)) {
             std::fprintf(stderr, "next_token: no compiled model type matches %s:%s\n"
                          "(moe_card %s prints its type; moe_add_model_executable builds for your checkpoints, docs/integration.md)\n", opt.directory.c_str(),

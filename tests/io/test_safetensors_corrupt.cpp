@@ -123,8 +123,9 @@ TEST_CASE("corrupt: wrong JSON types in a tensor entry", "[io][corrupt]") {
 }
 
 TEST_CASE("corrupt: unknown dtype", "[io][corrupt]") {
-    expect_header_error("fp8.safetensors", R"({"w": {"dtype": "F8_E4M3", "shape": [4], "data_offsets": [0, 4]}})", 4,
-                        {"tensor 'w'", "unknown dtype 'F8_E4M3'", "known: F64, F32, F16, BF16"});
+    // F8_E8M0 (DeepSeek-V4's scale dtype) is not one of the recognised dtypes (F8_E4M3 and F8_E5M2 are).
+    expect_header_error("e8m0.safetensors", R"({"w": {"dtype": "F8_E8M0", "shape": [4], "data_offsets": [0, 4]}})", 4,
+                        {"tensor 'w'", "unknown dtype 'F8_E8M0'", "known: F64, F32, F16, BF16", "F8_E4M3, F8_E5M2"});
     expect_header_error("lower.safetensors", R"({"w": {"dtype": "f32", "shape": [1], "data_offsets": [0, 4]}})", 4,
                         {"tensor 'w'", "unknown dtype 'f32'"});
 }
@@ -155,6 +156,19 @@ TEST_CASE("corrupt: shape product overflow", "[io][corrupt]") {
     expect_header_error("byteoverflow.safetensors",
                         R"({"w": {"dtype": "F64", "shape": [2305843009213693952], "data_offsets": [0, 8]}})", 8,
                         {"tensor 'w'", "overflows"});
+}
+
+TEST_CASE("shape with a zero dimension after huge ones: zero elements, no overflow", "[io][corrupt]") {
+    // The parser skips the product check when a dimension is 0; numel() must not multiply the others first
+    // (2^40 · 2^40 overflows int64 — undefined behaviour the sanitizer build would catch).
+    temp_dir dir;
+    const auto path = dir / "zero_last.safetensors";
+    write_raw(path, R"({"w": {"dtype": "F32", "shape": [1099511627776, 1099511627776, 0], "data_offsets": [0, 0]}})",
+              {});
+    const moe::io::safetensors_file file(path);
+    const auto ref = file.require("w");
+    CHECK(ref.numel() == 0);
+    CHECK(ref.bytes.empty());
 }
 
 TEST_CASE("corrupt: data_offsets is not [begin, end]", "[io][corrupt]") {

@@ -212,7 +212,8 @@ TEST_CASE("every supported dtype is recognised with its size", "[io][safetensors
     const std::vector<std::pair<std::string, dtype>> names = {
         {"F64", dtype::f64}, {"F32", dtype::f32}, {"F16", dtype::f16}, {"BF16", dtype::bf16}, {"I64", dtype::i64},
         {"I32", dtype::i32}, {"I16", dtype::i16}, {"I8", dtype::i8},   {"U64", dtype::u64},   {"U32", dtype::u32},
-        {"U16", dtype::u16}, {"U8", dtype::u8},   {"BOOL", dtype::boolean}};
+        {"U16", dtype::u16}, {"U8", dtype::u8},   {"BOOL", dtype::boolean}, {"F8_E4M3", dtype::f8_e4m3},
+        {"F8_E5M2", dtype::f8_e5m2}};
     temp_dir dir;
     const auto path = dir / "dtypes.safetensors";
     std::vector<tensor_spec> specs;

@@ -59,6 +59,35 @@ TEST_CASE("cost_of: q8_0 weights count 34 bytes per 32 matrix weights, vectors a
     CHECK(c.experts[0].expert_bytes == 3 * 32 * 32 * 34 / 32);
 }
 
+namespace {
+// D 256 (the K-quants' block width), 2 layers, 2 heads / 1 kv head of width 128, 4 experts top-2 of width 256.
+template <moe::weight_format Format>
+void check_ggml_block_bytes(std::int64_t bytes_per_256_weights) {
+    constexpr moe::qwen3_moe_config q{.vocab_size = 10, .model_width = 256, .layers = 2, .heads = 2, .kv_heads = 1,
+                                      .head_dim = 128, .expert_width = 256, .experts = 4, .top_k = 2,
+                                      .norm_topk_prob = true, .weights = Format};
+    const auto c = moe::ledger::cost_of<moe::qwen3_moe<q>>();
+    const std::int64_t b = bytes_per_256_weights;
+    // Per layer: attention matrices q 256·256 + k 128·256 + v 128·256 + o 256·256 = 196608 weights; q/k norms
+    // 2·128 fp32 = 1024 bytes; router 4·256 fp32 = 4096; norms 2·256 fp32 = 2048. Final norm 1024, head 10·256.
+    CHECK(c.fixed_weight_bytes == 2 * (196608 * b / 256 + 1024 + 4096 + 2048) + 1024 + 2560 * b / 256);
+    CHECK(c.embedding_row_bytes == b);
+    REQUIRE(c.experts.size() == 1);
+    CHECK(c.experts[0].expert_bytes == 3 * 256 * b);
+}
+}  // namespace
+
+TEST_CASE("cost_of: q4_0 counts 18 bytes per 32 weights, q4_k 144, q5_k 176, q6_k 210 per 256") {
+    check_ggml_block_bytes<moe::weight_format::q4_0>(8 * 18);
+    check_ggml_block_bytes<moe::weight_format::q4_k>(144);
+    check_ggml_block_bytes<moe::weight_format::q5_k>(176);
+    check_ggml_block_bytes<moe::weight_format::q6_k>(210);
+}
+
+TEST_CASE("cost_of: fp8_e4m3 counts 132 bytes per 128 matrix weights (codes + the block's fp32 scale)") {
+    check_ggml_block_bytes<moe::weight_format::fp8_e4m3>(2 * 132);
+}
+
 TEST_CASE("cost_of: one decoding step and one prefill by hand") {
     const auto c = moe::ledger::cost_of<small_model>();
 

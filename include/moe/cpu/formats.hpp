@@ -11,6 +11,9 @@
 #include "moe/cpu/formats/bf16_compute.hpp"
 #include "moe/cpu/formats/fp32_activations.hpp"  // fp32, bf16, fp16
 #include "moe/cpu/formats/q8_0.hpp"
+#include "moe/cpu/formats/q4_0.hpp"
+#include "moe/cpu/formats/k_quants.hpp"  // q4_k, q5_k, q6_k
+#include "moe/cpu/formats/fp8_e4m3.hpp"
 // -------------------------------------------------
 
 namespace moe::cpu {

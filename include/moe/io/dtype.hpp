@@ -1,4 +1,8 @@
 // moe/io/dtype.hpp — the element types a safetensors file may declare, their sizes and names.
+//
+// F8_E4M3 (e4m3fn, DeepSeek-V3/R1's weights) is a floating dtype: alone it widens to its e4m3 value; the loader
+// applies its `<name>_scale_inv` block scales (io/fp8_blocks.hpp). F8_E5M2 is recognised so that an error can name
+// it, and is not supported.
 #pragma once
 
 #include <array>
@@ -15,11 +19,12 @@
 
 namespace moe::io {
 
-enum class dtype : std::uint8_t { f64, f32, f16, bf16, i64, i32, i16, i8, u64, u32, u16, u8, boolean };
+enum class dtype : std::uint8_t { f64, f32, f16, bf16, i64, i32, i16, i8, u64, u32, u16, u8, boolean, f8_e4m3, f8_e5m2 };
 
 inline constexpr std::array all_dtypes = {dtype::f64, dtype::f32, dtype::f16, dtype::bf16, dtype::i64,
                                           dtype::i32, dtype::i16, dtype::i8,  dtype::u64,  dtype::u32,
-                                          dtype::u16, dtype::u8,  dtype::boolean};
+                                          dtype::u16, dtype::u8,  dtype::boolean, dtype::f8_e4m3,
+                                          dtype::f8_e5m2};
 
 // The spelling used in safetensors headers.
 constexpr std::string_view name_of(dtype type) {
@@ -37,6 +42,8 @@ constexpr std::string_view name_of(dtype type) {
         case dtype::u16: return "U16";
         case dtype::u8: return "U8";
         case dtype::boolean: return "BOOL";
+        case dtype::f8_e4m3: return "F8_E4M3";
+        case dtype::f8_e5m2: return "F8_E5M2";
     }
     return "?";
 }
@@ -55,16 +62,22 @@ constexpr std::size_t size_of(dtype type) {
         case dtype::u16: return 2;
         case dtype::i8:
         case dtype::u8:
-        case dtype::boolean: return 1;
+        case dtype::boolean:
+        case dtype::f8_e4m3:
+        case dtype::f8_e5m2: return 1;
     }
     return 0;
 }
 
 constexpr bool is_floating(dtype type) {
-    return type == dtype::f64 || type == dtype::f32 || type == dtype::f16 || type == dtype::bf16;
+    return type == dtype::f64 || type == dtype::f32 || type == dtype::f16 || type == dtype::bf16 ||
+           type == dtype::f8_e4m3;
 }
 
-// Header spelling → dtype; nullopt for anything else (F8_E4M3, C64, typos, …).
+// The 8-bit float dtypes, whose tensors the loader reads with their block scales (io/fp8_blocks.hpp).
+constexpr bool is_fp8(dtype type) { return type == dtype::f8_e4m3 || type == dtype::f8_e5m2; }
+
+// Header spelling → dtype; nullopt for anything else (F8_E8M0, C64, typos, …).
 constexpr std::optional<dtype> parse_dtype(std::string_view name) {
     for (dtype type : all_dtypes) {
         if (name_of(type) == name) return type;

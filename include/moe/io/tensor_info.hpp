@@ -22,8 +22,13 @@ struct tensor_info {
     std::uint64_t end = 0;
 
     std::int64_t numel() const {
+        // A zero dimension anywhere makes the count 0; the parser checks the product only when none is zero, so
+        // multiplying the others first could overflow (e.g. (2^40, 2^40, 0)).
+        for (std::int64_t d : shape) {
+            if (d == 0) return 0;
+        }
         std::int64_t n = 1;
-        for (std::int64_t d : shape) n *= d;  // cannot overflow: checked at parse time
+        for (std::int64_t d : shape) n *= d;  // cannot overflow: checked at parse time when no dimension is 0
         return n;
     }
     std::size_t byte_size() const { return static_cast<std::size_t>(end - begin); }

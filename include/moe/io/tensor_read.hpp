@@ -83,6 +83,7 @@ inline float element_to_float(dtype type, const std::byte* source) {
         case dtype::f16: return float16::to_float(load_unaligned<std::uint16_t>(source));
         case dtype::bf16: return bfloat16::to_float(load_unaligned<std::uint16_t>(source));
         case dtype::f64: return static_cast<float>(load_unaligned<double>(source));
+        case dtype::f8_e4m3: return fp8_e4m3_values[load_unaligned<std::uint8_t>(source)];  // without its block scale
         default: return 0.0f;  // unreachable: callers accept floating dtypes only
     }
 }

@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -147,6 +148,7 @@ class hf_config {
 
     // Records a problem found by a caller (a family's own rule); reported with the rest.
     void record(std::string problem) {
+        problem = with_source_names(std::move(problem));
         for (const auto& m : mismatches_)  // several layers read the same fields; each problem is reported once
             if (m == problem) return;
         mismatches_.push_back(std::move(problem));
@@ -160,6 +162,13 @@ class hf_config {
         throw config_error(message);
     }
     const std::vector<std::string>& mismatches() const { return mismatches_; }
+
+    // For a config built from another source (a GGUF file's metadata, models/gguf/gguf_config.hpp): the name each
+    // field had there. A problem that starts with fields ("num_experts is 64, ..."; "a / b is missing";
+    // "rope_scaling.factor is ...") names them by their source instead ("qwen3moe.expert_count is 64, ...").
+    void set_source_names(std::vector<std::pair<std::string, std::string>> field_to_source) {
+        source_names_ = std::move(field_to_source);
+    }
 
     // ---- run-time fields: a wrong type or a value out of range is recorded and `fallback` returned ----
 
@@ -372,9 +381,31 @@ class hf_config {
         record(std::string(key) + " is " + what + ", expected " + std::string(want));
     }
 
+    // The problem with its leading field names ("a / b" before " is ") replaced by their source names, if any.
+    std::string with_source_names(std::string problem) const {
+        if (source_names_.empty()) return problem;
+        const std::size_t end = problem.find(" is ");
+        if (end == std::string::npos) return problem;
+        std::string renamed;
+        bool any = false;
+        for (std::size_t begin = 0; begin <= end;) {
+            std::size_t next = problem.find(" / ", begin);
+            if (next == std::string::npos || next > end) next = end;
+            const std::string field = problem.substr(begin, next - begin);
+            for (const auto& [from, to] : source_names_) {
+                // Only the named fields: the others are config.json spellings the source does not have.
+                if (from == field) renamed += (renamed.empty() ? "" : " / ") + to, any = true;
+            }
+            begin = next + 3;
+            if (next == end) break;
+        }
+        return any ? renamed + problem.substr(end) : problem;
+    }
+
     nlohmann::json json_;
     std::string file_;
     std::vector<std::string> mismatches_;
+    std::vector<std::pair<std::string, std::string>> source_names_;
 };
 
 }  // namespace moe

@@ -11,9 +11,13 @@
 //    into backend-free weight views (moe/layers/model_weights.hpp). A tensor whose file dtype is the format's
 //    storage type is used in place from the memory-mapped file (no copy); others are converted once (router
 //    weights to fp32 always); weight_format::q8_0 quantizes every matrix at load (llama.cpp's Q8_0 quantizer) and
-//    reads vectors as fp32. Experts are read from per-expert keys (experts.E.gate_proj / Mixtral w1, w3, w2) or
-//    from the fused experts.gate_up_proj (E, 2F, D) / experts.down_proj (E, D, F) tensors — whichever is there.
+//    reads vectors as fp32. fp8 matrices (DeepSeek-V3/R1: F8_E4M3 + `<name>_scale_inv` block scales) are read
+//    with their scales into any format (io/fp8_blocks.hpp). Experts are read from per-expert keys
+//    (experts.E.gate_proj / Mixtral w1, w3, w2) or from the fused experts.gate_up_proj (E, 2F, D) /
+//    experts.down_proj (E, D, F) tensors — whichever is there.
 // 3. Any missing or mis-shaped tensor throws moe::io::checkpoint_error naming the file, the tensor and both shapes.
+// GGUF files (llama.cpp's) load the same way: `load_model<Model>("model.gguf")` checks the metadata instead of
+//    config.json and reads tensors through their llama.cpp names and layouts (moe/models/gguf/, docs/checkpoints.md).
 // 4. load_model<Model> hands the weights to Model's constructor: any backend model type whose ::description is
 //    the description and that is constructible from model_weights<description> (moe::cpu::model<D>).
 #pragma once
@@ -21,6 +25,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -28,12 +33,15 @@
 
 #include "moe/io/checkpoint.hpp"
 #include "moe/io/finite_check.hpp"
+#include "moe/io/fp8_blocks.hpp"
 #include "moe/io/tensor_read.hpp"
 #include "moe/layers/model_weights.hpp"
 #include "moe/model/description.hpp"
 #include "moe/models/checkpoint_conventions.hpp"
 #include "moe/models/families.hpp"
+#include "moe/models/gguf/architectures.hpp"
 #include "moe/models/hf_config.hpp"
+#include "moe/models/quantization_config.hpp"
 
 namespace moe {
 
@@ -49,26 +57,34 @@ struct load_options {
 
 namespace loading {
 
-// Owns the open checkpoint and every converted tensor; layers hold views into it.
+// Owns the open checkpoint (safetensors, or a GGUF file read through models/gguf/gguf_tensors.hpp) and every
+// converted tensor; layers hold views into it. Tensors are asked for by their Hugging Face names either way.
 class tensor_store {
    public:
     explicit tensor_store(const std::filesystem::path& directory, io::file_memory memory = io::file_memory::mapped)
-        : checkpoint_(directory, memory) {}
+        : checkpoint_(std::in_place, directory, memory) {}
+    explicit tensor_store(std::shared_ptr<gguf::tensor_source> gguf) : gguf_(std::move(gguf)) {}
 
-    bool contains(const std::string& name) const { return checkpoint_.find(name).has_value(); }
+    bool contains(const std::string& name) const {
+        return gguf_ ? gguf_->contains(name) : checkpoint_->find(name).has_value();
+    }
 
     // A (rows, cols) matrix (a 1-D tensor of cols elements when rows == 1): in place when possible. Vectors
     // (norms, biases) are cheap to scan and are refused when they hold NaN or infinity (io/finite_check.hpp).
     template <class T>
     matrix_view<const T> matrix(const std::string& name, std::int64_t rows, std::int64_t cols) {
-        const auto ref = checkpoint_.require(name);
+        if (gguf_) return keep(gguf_->load<T>(name, {rows, cols}, true, rows == 1)).matrix();
+        const auto ref = checkpoint_->require(name);
+        if (io::is_fp8(ref.dtype())) return keep(load_fp8<T>(ref, rows, cols)).matrix();
         if (rows == 1) io::require_finite(ref);
         return keep(io::load_matrix<T>(ref, rows, cols)).matrix();
     }
     // The same, scanned for NaN or infinity whatever its size: routers, the embedding, the LM head.
     template <class T>
     matrix_view<const T> finite_matrix(const std::string& name, std::int64_t rows, std::int64_t cols) {
-        const auto ref = checkpoint_.require(name);
+        if (gguf_) return keep(gguf_->load<T>(name, {rows, cols}, true, true)).matrix();
+        const auto ref = checkpoint_->require(name);
+        if (io::is_fp8(ref.dtype())) return keep(load_fp8<T>(ref, rows, cols)).matrix();  // scanned for NaN codes
         io::expect_matrix_shape(ref, rows, cols);
         io::require_finite(ref);
         return keep(io::load_tensor<T>(ref)).matrix();
@@ -77,14 +93,22 @@ class tensor_store {
     // A tensor of exactly `shape` (e.g. fused experts (E, 2F, D)): in place when possible.
     template <class T>
     const io::loaded_tensor<T>& tensor(const std::string& name, std::initializer_list<std::int64_t> shape) {
-        const auto ref = checkpoint_.require(name);
+        if (gguf_) return keep(gguf_->load<T>(name, shape, false, false));
+        const auto ref = checkpoint_->require(name);
         io::expect_shape(ref, shape);
+        if (io::is_fp8(ref.dtype())) return keep(io::load_fp8_tensor<T>(ref, checkpoint_->find(name + "_scale_inv")));
         return keep(io::load_tensor<T>(ref));
     }
 
-    const std::string& path() const { return checkpoint_.path(); }
+    const std::string& path() const { return gguf_ ? gguf_->path() : checkpoint_->path(); }
 
    private:
+    // An fp8 tensor (F8_E4M3 + `<name>_scale_inv`) dequantized or copied into T (io/fp8_blocks.hpp).
+    template <class T>
+    io::loaded_tensor<T> load_fp8(const io::tensor_ref& ref, std::int64_t rows, std::int64_t cols) const {
+        return io::load_fp8_matrix<T>(ref, checkpoint_->find(ref.name() + "_scale_inv"), rows, cols);
+    }
+
     template <class T>
     const io::loaded_tensor<T>& keep(io::loaded_tensor<T> tensor) {
         auto owned = std::make_shared<io::loaded_tensor<T>>(std::move(tensor));
@@ -93,7 +117,8 @@ class tensor_store {
         return result;
     }
 
-    io::checkpoint checkpoint_;
+    std::optional<io::checkpoint> checkpoint_;        // a safetensors checkpoint, or
+    std::shared_ptr<gguf::tensor_source> gguf_;       // a GGUF file
     std::vector<std::shared_ptr<const void>> kept_;
 };
 
@@ -297,18 +322,29 @@ struct model_loader<model::causal_lm<L, Stacks...>> {
         conventions::check_model(c, dense, description::layer_count);
         (node_loader<typename Stacks::layer, conventions>::check(c), ...);
         check_runtime_fields<conventions>(c, description::layer_count);  // types and ranges, reported together
+        check_quantization_config(c);  // absent, or DeepSeek's fp8 blocks (models/quantization_config.hpp)
         c.throw_if_mismatched();
     }
 
+    // `path`: a checkpoint directory (config.json + safetensors) or a GGUF file (its metadata is the config).
+    static hf_config read_config(const std::filesystem::path& path, const io::gguf_file* gguf_file) {
+        if (gguf_file != nullptr) return gguf::config_of<L.family>(*gguf_file);
+        return hf_config(std::filesystem::is_directory(path) ? path / "config.json" : path);
+    }
+
     static weights_type load(const std::filesystem::path& directory, const load_options& options) {
-        hf_config config(directory / "config.json");
+        std::shared_ptr<const io::gguf_file> gguf_file;
+        if (io::is_gguf_file(directory)) gguf_file = std::make_shared<const io::gguf_file>(directory, options.memory);
+        hf_config config = read_config(directory, gguf_file.get());
         check(config);
         const std::int64_t context_limit = config.integer({"max_position_embeddings"}, std::nullopt, 1);  // checked
         if (options.max_positions > context_limit) {
             throw config_error(config.file() + ": load_options.max_positions " + std::to_string(options.max_positions) +
                                " exceeds max_position_embeddings " + std::to_string(context_limit));
         }
-        auto store = std::make_shared<tensor_store>(directory, options.memory);
+        std::shared_ptr<tensor_store> store =
+            gguf_file ? std::make_shared<tensor_store>(gguf::tensors_of<L.family>(gguf_file))
+                      : std::make_shared<tensor_store>(directory, options.memory);
         context ctx{*store, config, {}};
         weights_type w;
         int index = 0;
@@ -339,8 +375,8 @@ struct model_loader<model::causal_lm<L, Stacks...>> {
 
 }  // namespace loading
 
-// Loads `directory` (config.json + model.safetensors or a sharded index) as backend-free weight views for a
-// description (or for the description of a backend's model type). The views stay valid while the returned
+// Loads `directory` (config.json + model.safetensors or a sharded index; or a .gguf file) as backend-free weight
+// views for a description (or for the description of a backend's model type). The views stay valid while the returned
 // value's keep_alive (or a copy of it) lives.
 template <class Model>
 model_weights<model::description_of<Model>> load_weights(const std::filesystem::path& directory,
@@ -357,11 +393,19 @@ Model load_model(const std::filesystem::path& directory, const load_options& opt
     return Model(load_weights<Model>(directory, options));
 }
 
-// Checks a config.json against a model type without loading weights; throws config_error listing every mismatch.
+// Checks a config.json (or a GGUF file's metadata) against a model type without loading weights; throws
+// config_error listing every mismatch.
 template <class Model>
 void check_config(const std::filesystem::path& config_json) {
+    using loader = loading::model_loader<model::description_of<Model>>;
+    if (io::is_gguf_file(config_json)) {
+        const io::gguf_file file(config_json);
+        hf_config config = loader::read_config(config_json, &file);
+        loader::check(config);
+        return;
+    }
     hf_config config(config_json);
-    loading::model_loader<model::description_of<Model>>::check(config);
+    loader::check(config);
 }
 
 // A list of model types for with_matching_model.
@@ -382,8 +426,9 @@ template <class... Lists>
 using join_model_lists = typename joined_model_lists<Lists...>::type;
 
 // Picks the model type for a checkpoint at run time: calls `fn.template operator()<Model>()` with the first of
-// Models whose compile-time configuration matches `config_json` and returns true; when none matches, returns false
-// and appends each type's mismatches (one line per type) to `mismatches`. Exceptions from fn propagate.
+// Models whose compile-time configuration matches `config_json` (a config.json or a .gguf file) and returns true;
+// when none matches, returns false and appends each type's mismatches (one line per type) to `mismatches`.
+// Exceptions from fn propagate.
 template <class... Models, class Fn>
 bool with_matching_model(model_list<Models...>, const std::filesystem::path& config_json, Fn&& fn,
                          std::string& mismatches) {

@@ -14,6 +14,9 @@
 #include "moe/precision/formats/fp32.hpp"
 #include "moe/precision/formats/half.hpp"  // bf16, fp16, bf16_compute
 #include "moe/precision/formats/q8_0.hpp"
+#include "moe/precision/formats/q4_0.hpp"
+#include "moe/precision/formats/k_quants.hpp"  // q4_k, q5_k, q6_k
+#include "moe/precision/formats/fp8_e4m3.hpp"
 // ------------------------------------
 
 namespace moe {

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "moe/error.hpp"
@@ -25,10 +26,42 @@
 #include "moe/text/normalizer.hpp"
 #include "moe/text/post_processor.hpp"
 #include "moe/text/pre_tokenizer.hpp"
+#include "moe/text/spm.hpp"
 #include "moe/text/text_range.hpp"
 #include "moe/text/utf8.hpp"
 
 namespace moe::text {
+
+// The model step: tokenizer.json's BPE, or SentencePiece BPE by piece scores (a GGUF "llama" vocabulary,
+// moe/text/spm.hpp; model type "SentencePieceBPE").
+class token_model {
+   public:
+    token_model() = default;
+    static token_model from_json(const detail::json& spec, const std::string& where) {
+        token_model m;
+        if (spec.is_object() && spec.contains("type") && spec["type"] == std::string(spm_model::type_name))
+            m.model_ = spm_model::from_json(spec, where);
+        else
+            m.model_ = bpe_model::from_json(spec, where);
+        return m;
+    }
+    std::size_t size() const { return std::visit([](const auto& m) { return m.size(); }, model_); }
+    const std::unordered_map<std::string, std::int32_t>& vocab() const {
+        return std::visit([](const auto& m) -> const auto& { return m.vocab(); }, model_);
+    }
+    std::optional<std::int32_t> token_to_id(std::string_view t) const {
+        return std::visit([&](const auto& m) { return m.token_to_id(t); }, model_);
+    }
+    const std::string* id_to_token(std::int32_t id) const {
+        return std::visit([&](const auto& m) { return m.id_to_token(id); }, model_);
+    }
+    void tokenize(std::string_view word, std::vector<std::int32_t>& out) const {
+        std::visit([&](const auto& m) { m.tokenize(word, out); }, model_);
+    }
+
+   private:
+    std::variant<bpe_model, spm_model> model_;
+};
 
 struct encode_options {
     // Run the post-processor (e.g. Llama's <s> in front).
@@ -191,7 +224,7 @@ class tokenizer {
         if (!spec.is_object()) throw detail::error_at(name, "top level must be a JSON object");
         tokenizer t;
         t.name_ = name;
-        t.model_ = bpe_model::from_json(detail::field(spec, "model", name), name + ": model");
+        t.model_ = token_model::from_json(detail::field(spec, "model", name), name + ": model");
         if (spec.contains("added_tokens"))
             t.added_ = added_vocabulary::from_json(spec.at("added_tokens"), name + ": added_tokens");
         std::int64_t max_id = -1;  // added tokens must keep the id space dense too
@@ -252,7 +285,7 @@ class tokenizer {
     }
 
     std::string name_;
-    bpe_model model_;
+    token_model model_;
     added_vocabulary added_;
     std::optional<normalizer> normalizer_;
     std::optional<pre_tokenizer> pre_tokenizer_;

@@ -20,7 +20,7 @@ namespace {
 using moe::weight_format;
 
 // The numbers the ledger and the configs read, derived from the traits.
-static_assert(moe::weight_format_count == 5);
+static_assert(moe::weight_format_count >= 5);  // fp32, bf16, fp16, bf16_compute, q8_0, then later formats
 static_assert(moe::name_of(weight_format::q8_0) == "q8_0" && moe::name_of(weight_format::bf16_compute) == "bf16_compute");
 static_assert(moe::name_of(static_cast<weight_format>(99)) == "?");
 static_assert(moe::bytes_per_weight(weight_format::fp32) == 4.0 && moe::bytes_per_weight(weight_format::bf16) == 2.0 &&

@@ -1,0 +1,173 @@
+// moe/cpu/kernels/kquant_q4_0_tiles.hpp — X · Wᵀ with Q4_0 weights and Q8_0-quantized activations, decode and
+// prefill: llama.cpp's Q4_0 × Q8_0 product.
+//
+// A Q4_0 block is 32 weights w = d · (u − 8), u the 4-bit value (precision/ggml_blocks.hpp); activations are
+// quantized to Q8_0 as for weight_format::q8_0 (q8_tokens / pack_q8_0, precision/q8_0.hpp), so a block's product
+// is the exact integer Σ (u − 8) · x scaled by dw · dx in fp32 — the q8_0 kernels' arithmetic with 4-bit weights:
+//   decode (q4_0_dot_product_block): the order of q8_dot_tiles.hpp — 8 lanes of 4 consecutive weights per block,
+//     acc_l = fma(float(s_l), dw · dx, acc_l) over blocks, then the tree l + 4, + 2, + 1; llama.cpp's AVX2
+//     ggml_vec_dot_q4_0_q8_0 order. Rows one at a time, up to 4 tokens per row; the nibbles are unpacked in
+//     registers (AVX2: AND/shift, then vpmaddubsw of the unsigned u with x, whose pairs are at most 2 · 15 · 127,
+//     plus the token's −8 · Σ x per lane: q8_tokens' lane_bias / 16; VNNI: one vpdpbusd from that start).
+//   prefill (q4_0_gemm_block_transposed): 8 rows at a time are widened to Q8_0 blocks (u − 8 as signed bytes, the
+//     same fp16 d: exact) and multiplied by q8_gemm_tiles.hpp — its order and its AVX-512 / AVX2 / NEON tiles.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "moe/cpu/kernels/dot_tiles.hpp"
+#include "moe/cpu/kernels/q8_dot_tiles.hpp"
+#include "moe/cpu/kernels/q8_gemm_tiles.hpp"
+#include "moe/cpu/workspace.hpp"
+#include "moe/precision/ggml_blocks.hpp"
+#include "moe/precision/q8_0.hpp"
+
+namespace moe::cpu::kernels {
+
+inline constexpr int q4_0_tile_tokens = 4;
+
+// A Q4_0 block as the Q8_0 block of the same values: q = u − 8, the same scale (exact).
+inline void widen_q4_0_block(const q4_0_block& in, q8_0_block& out) {
+    out.scale_bits = in.d;
+    for (int j = 0; j < 16; ++j) {
+        out.q[j] = static_cast<std::int8_t>((in.qs[j] & 0xF) - 8);
+        out.q[j + 16] = static_cast<std::int8_t>((in.qs[j] >> 4) - 8);
+    }
+}
+
+namespace detail {
+
+// Lane l's exact integer in one block: Σ_{i<4} (u − 8) · x over weights 4l + i.
+inline std::int32_t q4_0_lane_sum(const q4_0_block& w, const std::int8_t* x, int lane) {
+    std::int32_t s = 0;
+    for (int i = 0; i < 4; ++i) {
+        const int j = 4 * lane + i;
+        const int u = j < 16 ? (w.qs[j] & 0xF) : (w.qs[j - 16] >> 4);
+        s += (u - 8) * std::int32_t{x[j]};
+    }
+    return s;
+}
+
+inline void q4_0_row_portable(const q8_tokens& x, std::int64_t t0, int tokens, const q4_0_block* w,
+                              std::int64_t blocks, float* out, std::int64_t out_stride) {
+    float acc[q4_0_tile_tokens][q8_lanes] = {};
+    for (std::int64_t b = 0; b < blocks; ++b)
+        for (int t = 0; t < tokens; ++t) {
+            const float d = float16::to_float(w[b].d) * x.scales_of(t0 + t)[b];
+            const std::int8_t* xq = x.q_of(t0 + t) + b * q8_0_block_size;
+            for (int l = 0; l < q8_lanes; ++l) acc[t][l] = std::fma(float(q4_0_lane_sum(w[b], xq, l)), d, acc[t][l]);
+        }
+    for (int t = 0; t < tokens; ++t) out[t * out_stride] = tree_sum8(acc[t]);
+}
+
+#if defined(MOE_HAVE_VNNI_256) || defined(MOE_HAVE_Q8_AVX2)
+template <int Tokens>
+void q4_0_row_256(const q8_tokens& x, std::int64_t t0, const q4_0_block* w, std::int64_t blocks, float* out,
+                  std::int64_t out_stride) {
+    __m256 acc[Tokens];
+    const std::int8_t* xq[Tokens];
+    const float* xs[Tokens];
+    const std::int32_t* xb[Tokens];
+    MOE_UNROLL
+    for (int t = 0; t < Tokens; ++t) {
+        acc[t] = _mm256_setzero_ps();
+        xq[t] = x.q_of(t0 + t), xs[t] = x.scales_of(t0 + t), xb[t] = x.lane_bias_of(t0 + t);
+    }
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+#if !defined(MOE_HAVE_VNNI_256)
+    const __m256i ones = _mm256_set1_epi16(1);
+#endif
+    for (std::int64_t b = 0; b < blocks; ++b) {
+        if ((b & 3) == 0) _mm_prefetch(reinterpret_cast<const char*>(w + b) + q8_prefetch_bytes, _MM_HINT_T0);
+        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
+        const __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), m4);  // weights 0…31
+        const float dw = _cvtsh_ss(w[b].d);
+        MOE_UNROLL
+        for (int t = 0; t < Tokens; ++t) {
+            const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + b * q8_0_block_size));
+            // −8 · Σ of each lane's 4 bytes: lane_bias (−128 · Σ) / 16, exact.
+            const __m256i start = _mm256_srai_epi32(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[t] + b * q8_lanes)), 4);
+#if defined(MOE_HAVE_VNNI_256)
+            const __m256i sums = dpbusd256(start, u, xv);
+#else
+            const __m256i sums = _mm256_add_epi32(start, _mm256_madd_epi16(_mm256_maddubs_epi16(u, xv), ones));
+#endif
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(dw * xs[t][b]), acc[t]);
+        }
+    }
+    MOE_UNROLL
+    for (int t = 0; t < Tokens; ++t) out[t * out_stride] = tree_sum8(acc[t]);
+}
+#endif
+
+inline void q4_0_row(const q8_tokens& x, std::int64_t t0, int tokens, const q4_0_block* w, std::int64_t blocks,
+                     float* out, std::int64_t out_stride, bool portable) {
+#if defined(MOE_HAVE_VNNI_256) || defined(MOE_HAVE_Q8_AVX2)
+    if (!portable) {
+        static_assert(q4_0_tile_tokens == 4, "add a case below for each token count up to q4_0_tile_tokens");
+        switch (tokens) {
+            case 1: return q4_0_row_256<1>(x, t0, w, blocks, out, out_stride);
+            case 2: return q4_0_row_256<2>(x, t0, w, blocks, out, out_stride);
+            case 3: return q4_0_row_256<3>(x, t0, w, blocks, out, out_stride);
+            case 4: return q4_0_row_256<4>(x, t0, w, blocks, out, out_stride);
+            default: return;
+        }
+    }
+#endif
+    (void)portable;
+    q4_0_row_portable(x, t0, tokens, w, blocks, out, out_stride);
+}
+
+}  // namespace detail
+
+// out[t · out_stride + r] = Σ_k x(t, k) · w(r, k) for t < tokens, r < rows (decode order, see the header comment).
+// x: Q8_0 tokens (quantize_tokens_q8_0); w: (rows, K) blocks with row stride w_stride blocks.
+// `portable` forces the portable loop (tests).
+inline void q4_0_dot_product_block(const q8_tokens& x, std::int64_t tokens, const q4_0_block* w, std::int64_t w_stride,
+                                   std::int64_t rows, float* out, std::int64_t out_stride, bool portable = false) {
+    const std::int64_t blocks = x.k / q4_0_block_size;
+    for (std::int64_t t0 = 0; t0 < tokens; t0 += q4_0_tile_tokens) {
+        const int tt = static_cast<int>(tokens - t0 < q4_0_tile_tokens ? tokens - t0 : q4_0_tile_tokens);
+        for (std::int64_t r = 0; r < rows; ++r)
+            detail::q4_0_row(x, t0, tt, w + r * w_stride, blocks, out + t0 * out_stride + r, out_stride, portable);
+    }
+}
+
+// ct (rows, np) = W[0:rows] · X over all K from activations packed by pack_q8_0 (q8_gemm_tiles.hpp's layout), in
+// the q8_0 GEMM's order. w: (rows, K/32) blocks with row stride w_stride blocks.
+inline void q4_0_gemm_block_transposed(const std::uint32_t* xp, std::int64_t np, const q4_0_block* w,
+                                       std::int64_t w_stride, std::int64_t rows, std::int64_t k, float* ct,
+                                       bool portable = false) {
+    constexpr std::int64_t rows_per_chunk = 8;  // the AVX-512 tile's rows; 8 × K/32 widened blocks stay in L2
+    const std::int64_t blocks = k / q4_0_block_size;
+    q8_0_block* widened = scratch<q8_0_block>(scratch_slot::widened_chunk, rows_per_chunk * blocks);
+    for (std::int64_t r0 = 0; r0 < rows; r0 += rows_per_chunk) {
+        const std::int64_t n = rows - r0 < rows_per_chunk ? rows - r0 : rows_per_chunk;
+        for (std::int64_t r = 0; r < n; ++r)
+            for (std::int64_t b = 0; b < blocks; ++b) widen_q4_0_block(w[(r0 + r) * w_stride + b], widened[r * blocks + b]);
+        q8_gemm_block_transposed(xp, np, widened, blocks, n, k, ct + r0 * np, portable);
+    }
+}
+
+// The plain-loop definitions (tests compare the kernels with them). xq: (K) activation bytes, xs: (K/32) scales.
+inline float q4_0_dot_product_reference(const std::int8_t* xq, const float* xs, const q4_0_block* w, std::int64_t k) {
+    float lanes[q8_lanes] = {};
+    for (std::int64_t b = 0; b < k / q4_0_block_size; ++b) {
+        const float d = float16::to_float(w[b].d) * xs[b];
+        for (int l = 0; l < q8_lanes; ++l) lanes[l] = std::fma(float(detail::q4_0_lane_sum(w[b], xq + 32 * b, l)), d, lanes[l]);
+    }
+    return detail::tree_sum8(lanes);
+}
+inline float q4_0_gemm_reference(const std::int8_t* xq, const float* xs, const q4_0_block* w, std::int64_t k) {
+    float acc = 0.0f;
+    for (std::int64_t b = 0; b < k / q4_0_block_size; ++b) {
+        std::int32_t s = 0;
+        for (int l = 0; l < q8_lanes; ++l) s += detail::q4_0_lane_sum(w[b], xq + 32 * b, l);
+        acc = std::fma(float(s), float16::to_float(w[b].d) * xs[b], acc);
+    }
+    return acc;
+}
+
+}  // namespace moe::cpu::kernels
