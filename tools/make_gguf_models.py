@@ -2,9 +2,9 @@
 """Convert the tiny test checkpoints to GGUF with llama.cpp's own converter, and record llama.cpp's logits on them.
 
 Usage (from the repository root; needs torch + transformers for the converter and llama-cpp-python for the logits):
-    /tmp/venv/bin/python tools/make_gguf_models.py --convert       # writes tests/data/gguf_models/*.gguf
-    /tmp/llama_venv/bin/python tools/make_gguf_models.py --logits  # writes tests/data/gguf_models/*.logits.safetensors
-    (--llama-cpp DIR: llama.cpp's source tree, default /tmp/ref/llama.cpp; --out DIR: default tests/data/gguf_models)
+    python3 tools/make_gguf_models.py --convert       # writes tests/data/gguf_models/*.gguf
+    python3 tools/make_gguf_models.py --logits  # writes tests/data/gguf_models/*.logits.safetensors
+    (--llama-cpp DIR: llama.cpp's source tree, default $LLAMA_CPP_DIR; --out DIR: default tests/data/gguf_models)
 
 For each case below, the HF checkpoint in tests/data/models/<case> (made by tools/make_model_reference.py) is copied
 to a temporary folder and converted by llama.cpp's convert_hf_to_gguf.py, unchanged except for the vocabulary: the
@@ -25,7 +25,7 @@ q8_0 its routing margins (5e-3) are below the quantization noise and llama.cpp p
 transformers (max logit difference 1.1 measured), so only f32 compares tightly. Total 3.4 MB.
 deepseek_v2 gets one extra key (see tiny_vocab); deepseek_v3 two config.json keys (see convert_one).
 
-Measured (llama.cpp f32 vs transformers, tests/data/models/*/reference.safetensors): max |difference| 1.3e-6 to
+Measured (llama.cpp f32 vs transformers, each tests/data/models case's reference.safetensors): max |difference| 1.3e-6 to
 2.9e-6 for every f32 case (max |logit| 3.1-4.2); llama.cpp's own one-token-per-eval logits vs its prefill: up to
 2.1e-6 (f32), 0 (q8_0). q8_0 vs transformers: 0.064 (mixtral), 0.12 (deepseek_v2).
 """
@@ -33,6 +33,7 @@ Measured (llama.cpp f32 vs transformers, tests/data/models/*/reference.safetenso
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import shutil
 import struct
@@ -182,7 +183,7 @@ def main():
     p.add_argument("--convert", action="store_true")
     p.add_argument("--logits", action="store_true")
     p.add_argument("--only", nargs="*", default=list(CASES))
-    p.add_argument("--llama-cpp", type=Path, default=Path("/tmp/ref/llama.cpp"))
+    p.add_argument("--llama-cpp", type=Path, default=Path(os.environ.get("LLAMA_CPP_DIR", "llama.cpp")))
     p.add_argument("--out", type=Path, default=ROOT / "tests" / "data" / "gguf_models")
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)

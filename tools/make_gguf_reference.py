@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate the GGUF files the C++ GGUF reader is tested against, written and read back with gguf-py.
 
-Usage (from the repository root; needs numpy and gguf, e.g. /tmp/venv/bin/python):
+Usage (from the repository root; needs numpy and gguf, e.g. python3):
     python3 tools/make_gguf_reference.py [--out tests/data/gguf]
 
 Writes:

@@ -32,8 +32,8 @@ tricky.gguf the ids with and without BOS. sentencepiece_agreement.json: how ofte
 tokenization of the written tokenizer.model equals `tokenizers`' records (strings without special tokens).
 
 Usage (two steps: the converter needs /tmp/venv, llama-cpp-python lives in /tmp/llama_venv):
-  /tmp/venv/bin/python tools/make_gguf_spm_tokenizer_reference.py            # writes the GGUFs and spm_reference
-  /tmp/llama_venv/bin/python tools/make_gguf_spm_tokenizer_reference.py --llama-cpp  # adds llama.cpp's ids
+  python3 tools/make_gguf_spm_tokenizer_reference.py            # writes the GGUFs and spm_reference
+  python3 tools/make_gguf_spm_tokenizer_reference.py --llama-cpp  # adds llama.cpp's ids
 (needs sentencepiece + protobuf, transformers, tokenizers; the converter is imported from the llama.cpp tree.)
 """
 import argparse
@@ -237,7 +237,7 @@ def llama_cpp_reference():
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--llama-cpp-src", default="/tmp/ref/llama.cpp")
+    parser.add_argument("--llama-cpp-src", default=os.environ.get("LLAMA_CPP_DIR", "llama.cpp"))
     parser.add_argument("--llama-cpp", action="store_true", help="record llama.cpp's tokenization instead")
     args = parser.parse_args()
     if args.llama_cpp:

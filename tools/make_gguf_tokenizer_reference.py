@@ -14,7 +14,7 @@ the one converter step replaced).
   gpt2         -> pre "gpt-2": gpt2_style's vocabulary and merges with GPT-2's own pre-tokenizer
                   (ByteLevel, add_prefix_space=false). gpt2_style itself (Digits + ByteLevel with a prefix space,
                   an lstrip/rstrip special token) has no GGUF equivalent: the converter refuses it.
-                  gpt2/reference.json records what `tokenizers` produces for that tokenizer.json on the corpus and
+                  The gpt2 case's reference.json records what `tokenizers` produces for that tokenizer.json on the corpus and
                   the fuzz strings (the other three compare against tests/data/tokenizers/<case>/reference.json).
 
 Also writes bad/*.gguf: tiny files with one defect each (tokens not strings, token_type of the wrong length, a merge
@@ -24,8 +24,8 @@ When llama-cpp-python is installed (/tmp/llama_venv), `--llama-cpp` instead toke
 (vocab-only load of each GGUF) and writes llama_cpp_agreement.json: how often llama.cpp agrees with `tokenizers`.
 
 Usage:
-  /tmp/venv/bin/python tools/make_gguf_tokenizer_reference.py [--llama-cpp-src /tmp/ref/llama.cpp]
-  /tmp/llama_venv/bin/python tools/make_gguf_tokenizer_reference.py --llama-cpp
+  python3 tools/make_gguf_tokenizer_reference.py [--llama-cpp-src LLAMA_CPP_DIR]
+  python3 tools/make_gguf_tokenizer_reference.py --llama-cpp
 (needs numpy, torch, transformers, tokenizers; the converter is imported from the llama.cpp source tree.)
 """
 import argparse
@@ -211,7 +211,7 @@ def llama_cpp_agreement():
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--llama-cpp-src", default="/tmp/ref/llama.cpp")
+    parser.add_argument("--llama-cpp-src", default=os.environ.get("LLAMA_CPP_DIR", "llama.cpp"))
     parser.add_argument("--llama-cpp", action="store_true", help="compare llama.cpp's tokenization instead")
     args = parser.parse_args()
     if args.llama_cpp:

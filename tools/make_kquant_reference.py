@@ -3,7 +3,7 @@
 (tests/precision/test_ggml_blocks.cpp) from llama.cpp itself.
 
 Usage (from the repository root; needs gcc, numpy, gguf-py and a llama.cpp source tree):
-    python3 tools/make_kquant_reference.py [--llama-cpp /tmp/ref/llama.cpp] [--out tests/data/kquants]
+    python3 tools/make_kquant_reference.py [--llama-cpp LLAMA_CPP_DIR] [--out tests/data/kquants]
         [--libggml DIR]   # optional second opinion: llama-cpp-python's lib/ with libggml-base.so, libggml-cpu.so
 
 Writes:
@@ -163,7 +163,7 @@ def differing_blocks(a: bytes, b: bytes, size: int) -> list[int]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--llama-cpp", default="/tmp/ref/llama.cpp")
+    ap.add_argument("--llama-cpp", default=os.environ.get("LLAMA_CPP_DIR", "llama.cpp"))
     ap.add_argument("--out", default="tests/data/kquants")
     ap.add_argument("--libggml", default=None)
     args = ap.parse_args()
@@ -219,7 +219,7 @@ README = """# Q4_0 / Q4_K / Q5_K / Q6_K / Q8_K reference
 
 Written by `tools/make_kquant_reference.py` (run from the repository root:
 `python3 tools/make_kquant_reference.py --libggml <llama-cpp-python>/lib`) with gguf-py {gguf_version},
-numpy {numpy_version}, and llama.cpp's `ggml/src/ggml-quants.c` compiled standalone by
+numpy {numpy_version}, and llama.cpp's `ggml-quants.c` compiled standalone by
 `tools/kquant_reference_driver.c` (`gcc -std=c11 -O2 -ffp-contract=off`).
 
 | file | contents |

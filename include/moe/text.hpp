@@ -8,6 +8,5 @@
 
 #include "moe/text/chat_template.hpp"
 #include "moe/text/encode_chat.hpp"
-#include "moe/text/gguf_vocab.hpp"
 #include "moe/text/incremental_decoder.hpp"
 #include "moe/text/tokenizer.hpp"

@@ -12,7 +12,7 @@
 
 #include "moe/io/gguf_file.hpp"
 #include "moe/text/encode_chat.hpp"
-#include "moe/text/gguf_vocab.hpp"
+#include "moe/models/gguf/tokenizer.hpp"
 #include "moe/text/regex.hpp"
 #include "moe/text/tokenizer.hpp"
 

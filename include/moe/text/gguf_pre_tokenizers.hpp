@@ -1,5 +1,5 @@
 // moe/text/gguf_pre_tokenizers.hpp — what a GGUF file's `tokenizer.ggml.pre` name stands for: the pre-tokenizer
-// regexes llama.cpp applies for it (src/llama-vocab.cpp, llm_tokenizer_bpe), and the other per-name settings
+// regexes llama.cpp applies for it (llama.cpp's llama-vocab.cpp, llm_tokenizer_bpe), and the other per-name settings
 // llama.cpp hard-codes (ignore_merges, whether BOS is added when the file does not say).
 //
 // Each regex cuts every piece of the text further, matches and the text between them both kept (tokenizer.json's

@@ -1,5 +1,5 @@
 // moe/text/spm.hpp — SentencePiece BPE driven by piece scores, as llama.cpp runs a GGUF "llama" vocabulary
-// (Llama-2, Mistral, Mixtral; src/llama-vocab.cpp, llm_tokenizer_spm): the model tokenizer_from_gguf plugs in where
+// (Llama-2, Mistral, Mixtral; llama.cpp's llama-vocab.cpp, llm_tokenizer_spm): the model tokenizer_from_gguf plugs in where
 // a tokenizer.json has its BPE model.
 //
 // A word starts as its UTF-8 characters. Every adjacent pair whose concatenation is a token is a candidate; the

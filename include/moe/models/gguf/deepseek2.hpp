@@ -1,5 +1,5 @@
 // moe/models/gguf/deepseek2.hpp — GGUF architecture `deepseek2` as moe::deepseek_v2 and moe::deepseek_v3 types
-// (llama.cpp src/models/deepseek2.cpp): MLA stored as MQA (head_count_kv 1, key_length kv_lora + rope; the HF head
+// (llama.cpp's deepseek2 model graph): MLA stored as MQA (head_count_kv 1, key_length kv_lora + rope; the HF head
 // widths in key_length_mla / value_length_mla, or key_length / value_length in older files), kv_b split into
 // attn_k_b / attn_v_b (or attn_kv_b in older files), leading dense layers, shared experts (expert_shared_count of
 // width expert_feed_forward_length), routed_scaling_factor = expert_weights_scale (absent: 1), expert_weights_norm

@@ -1,5 +1,5 @@
-// moe/models/gguf/llama.hpp — GGUF architecture `llama` with experts (Mixtral) as moe::mixtral types (llama.cpp
-// src/models/llama.cpp): merged ffn_*_exps (or per-expert blk.L.ffn_gate.E in older files) of width
+// moe/models/gguf/llama.hpp — GGUF architecture `llama` with experts (Mixtral) as moe::mixtral types (as
+// llama.cpp's llama model graph reads it): merged ffn_*_exps (or per-expert blk.L.ffn_gate.E in older files) of width
 // feed_forward_length, top-k renormalised, Q/K rows permuted by the converter (undone by gguf_tensors.hpp), no
 // sliding window (llama.cpp applies none). A `llama` file without expert_count is a dense Llama: refused.
 #pragma once

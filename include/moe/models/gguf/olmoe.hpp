@@ -1,4 +1,4 @@
-// moe/models/gguf/olmoe.hpp — GGUF architecture `olmoe` as moe::olmoe types (llama.cpp src/models/olmoe.cpp):
+// moe/models/gguf/olmoe.hpp — GGUF architecture `olmoe` as moe::olmoe types (llama.cpp's olmoe model graph):
 // QK-norm over the whole projection (attn_q_norm of the model width), merged experts of width
 // feed_forward_length, top-k not renormalised (llama.cpp fixes norm_w = false).
 #pragma once

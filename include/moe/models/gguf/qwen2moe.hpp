@@ -1,5 +1,5 @@
-// moe/models/gguf/qwen2moe.hpp — GGUF architecture `qwen2moe` as moe::qwen2_moe types (llama.cpp
-// src/models/qwen2moe.cpp): q/k/v biases, merged experts, one shared expert (ffn_*_shexp, width
+// moe/models/gguf/qwen2moe.hpp — GGUF architecture `qwen2moe` as moe::qwen2_moe types (as
+// llama.cpp's qwen2moe model graph reads it): q/k/v biases, merged experts, one shared expert (ffn_*_shexp, width
 // expert_shared_feed_forward_length) gated by ffn_gate_inp_shexp, top-k not renormalised (llama.cpp fixes
 // norm_w = false), no sliding window (llama.cpp applies none).
 #pragma once

@@ -1,5 +1,5 @@
-// moe/models/gguf/qwen3moe.hpp — GGUF architecture `qwen3moe` as moe::qwen3_moe types (llama.cpp
-// src/models/qwen3moe.cpp): per-head QK-norm (attn_q_norm / attn_k_norm), merged experts, top-k renormalised
+// moe/models/gguf/qwen3moe.hpp — GGUF architecture `qwen3moe` as moe::qwen3_moe types (as
+// llama.cpp's qwen3moe model graph reads it): per-head QK-norm (attn_q_norm / attn_k_norm), merged experts, top-k renormalised
 // (llama.cpp fixes norm_w = true for this architecture), no sliding window.
 #pragma once
 

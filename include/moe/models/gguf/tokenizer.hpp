@@ -1,4 +1,4 @@
-// moe/text/gguf_vocab.hpp — the tokenizer and chat template a GGUF file carries in its metadata (tokenizer.ggml.*,
+// moe/models/gguf/tokenizer.hpp — the tokenizer and chat template a GGUF file carries in its metadata (tokenizer.ggml.*,
 // tokenizer.chat_template), as the same moe::text::tokenizer the model's tokenizer.json gives.
 //
 //   moe::io::gguf_file file("Qwen3-30B-A3B-Q4_K_M.gguf");
