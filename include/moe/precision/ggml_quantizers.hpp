@@ -27,7 +27,7 @@
 #else
 #define MOE_DETAIL_NO_FP_CONTRACT
 #endif
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)  // nvcc's front end rejects it
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=off")
 #endif
@@ -386,7 +386,7 @@ inline void quantize_row_q8_k(const float* x, std::int64_t k, q8_k_block* out) {
 
 }  // namespace moe
 
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)  // nvcc's front end rejects it
 #pragma GCC pop_options
 #endif
 #undef MOE_DETAIL_NO_FP_CONTRACT
