@@ -257,6 +257,17 @@ void check_gemm(const char* name) {
 
 }  // namespace
 
+// The SIMD-against-portable checks below only mean something when the target's SIMD path is the one compiled.
+TEST_CASE("the K-quant decode path is the target's SIMD path", "[kquant]") {
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+    REQUIRE(kernels::kquant_dot_path == kernels::kquant_path::avx2);
+#elif defined(__ARM_NEON) && defined(__ARM_FEATURE_DOTPROD)
+    REQUIRE(kernels::kquant_dot_path == kernels::kquant_path::neon);
+#else
+    REQUIRE(kernels::kquant_dot_path == kernels::kquant_path::portable);
+#endif
+}
+
 TEST_CASE("K-quant and Q4_0 decode tiles equal their definition, on every path", "[kquant]") {
     INFO("path " << static_cast<int>(kernels::kquant_dot_path));
     check_decode<q4_0_block>("q4_0 decode");

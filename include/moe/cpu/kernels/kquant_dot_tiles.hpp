@@ -19,6 +19,8 @@
 // - AVX2 + FMA + F16C (x86-64-v3 and every AVX-512 target): llama.cpp's unpacking — nibbles by AND/shift, the
 //   scales broadcast by vpshufb — and vpmaddubsw (unsigned weight × signed activation byte pairs: at most
 //   2 · 63 · 127 < 2^15, never saturating) then vpmaddwd with the 16-bit scales: 8 int32 lanes of 4 weights each.
+// - AArch64 with dotprod: neon/kquant_tiles.hpp — sdot (4 byte products into an int32 lane, as these lanes), then
+//   the integer scales by mla and the same fp32 steps.
 // - otherwise the portable loop over kquant_unpack.
 #pragma once
 
@@ -28,6 +30,7 @@
 
 #include "moe/cpu/kernels/dot_tiles.hpp"
 #include "moe/cpu/kernels/kquant_unpack.hpp"
+#include "moe/cpu/kernels/neon/kquant_tiles.hpp"  // ARM: sdot rows (MOE_HAVE_KQUANT_NEON)
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
@@ -111,16 +114,9 @@ inline __m256i k4_scale(__m256i scales, int i) {
 // A q4_k / q5_k super-block's 6-bit scales and mins: 8 scales as int16 in both halves of `scales`, 8 mins as int16
 // in `mins` (llama.cpp's unpacking of get_scale_min_k4's layout).
 inline void k4_scales_mins(const std::uint8_t* packed, __m256i& scales, __m128i& mins) {
-    constexpr std::uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
-    std::uint32_t utmp[4];
-    std::memcpy(utmp, packed, 12);
-    utmp[3] = ((utmp[2] >> 4) & kmask2) | (((utmp[1] >> 6) & kmask3) << 4);
-    const std::uint32_t uaux = utmp[1] & kmask1;
-    utmp[1] = (utmp[2] & kmask2) | (((utmp[0] >> 6) & kmask3) << 4);
-    utmp[2] = uaux;
-    utmp[0] &= kmask1;
-    const __m256i both = _mm256_cvtepu8_epi16(_mm_set_epi32(static_cast<int>(utmp[3]), static_cast<int>(utmp[2]),
-                                                            static_cast<int>(utmp[1]), static_cast<int>(utmp[0])));
+    std::uint8_t bytes[16];
+    kquant_scales_mins(packed, bytes);
+    const __m256i both = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes)));
     mins = _mm256_extracti128_si256(both, 1);
     scales = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(both));
 }
@@ -279,6 +275,17 @@ void kquant_row(const q8_k_tokens& x, std::int64_t t0, int tokens, const Block* 
             default: return;
         }
     }
+#elif defined(MOE_HAVE_KQUANT_NEON)
+    if (!portable) {
+        static_assert(kquant_tile_tokens == 4, "add a case below for each token count up to kquant_tile_tokens");
+        switch (tokens) {
+            case 1: return neon::kquant_dot_row<Block, 1>(x, t0, w, blocks, out, out_stride);
+            case 2: return neon::kquant_dot_row<Block, 2>(x, t0, w, blocks, out, out_stride);
+            case 3: return neon::kquant_dot_row<Block, 3>(x, t0, w, blocks, out, out_stride);
+            case 4: return neon::kquant_dot_row<Block, 4>(x, t0, w, blocks, out, out_stride);
+            default: return;
+        }
+    }
 #endif
     (void)portable;
     kquant_row_portable<Block>(x, t0, tokens, w, blocks, out, out_stride);
@@ -287,10 +294,12 @@ void kquant_row(const q8_k_tokens& x, std::int64_t t0, int tokens, const Block* 
 }  // namespace detail
 
 // The path kquant_dot_product_block runs (see the header comment), for tests and benchmarks to report.
-enum class kquant_path { avx2, portable };
+enum class kquant_path { avx2, neon, portable };
 inline constexpr kquant_path kquant_dot_path =
 #if defined(MOE_HAVE_KQUANT_AVX2)
     kquant_path::avx2;
+#elif defined(MOE_HAVE_KQUANT_NEON)
+    kquant_path::neon;
 #else
     kquant_path::portable;
 #endif

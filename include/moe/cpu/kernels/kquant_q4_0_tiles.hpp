@@ -6,17 +6,21 @@
 // is the exact integer Σ (u − 8) · x scaled by dw · dx in fp32 — the q8_0 kernels' arithmetic with 4-bit weights:
 //   decode (q4_0_dot_product_block): the order of q8_dot_tiles.hpp — 8 lanes of 4 consecutive weights per block,
 //     acc_l = fma(float(s_l), dw · dx, acc_l) over blocks, then the tree l + 4, + 2, + 1; llama.cpp's AVX2
-//     ggml_vec_dot_q4_0_q8_0 order. Rows one at a time, up to 4 tokens per row; the nibbles are unpacked in
+//     ggml_vec_dot_q4_0_q8_0 order. Tiles of 4 rows × 1–2 tokens or 2 rows × 3–4 tokens (each row's chain as
+//     above: one row alone is bound by its fma chain's latency, not by memory); the nibbles are unpacked in
 //     registers (AVX2: AND/shift, then vpmaddubsw of the unsigned u with x, whose pairs are at most 2 · 15 · 127,
-//     plus the token's −8 · Σ x per lane: q8_tokens' lane_bias / 16; VNNI: one vpdpbusd from that start).
+//     plus the token's −8 · Σ x per lane: q8_tokens' lane_bias / 16; VNNI: one vpdpbusd from that start; NEON:
+//     u − 8 as signed bytes and sdot, neon/kquant_tiles.hpp).
 //   prefill (q4_0_gemm_block_transposed): 8 rows at a time are widened to Q8_0 blocks (u − 8 as signed bytes, the
-//     same fp16 d: exact) and multiplied by q8_gemm_tiles.hpp — its order and its AVX-512 / AVX2 / NEON tiles.
+//     same fp16 d: exact; in vector registers) and multiplied by q8_gemm_tiles.hpp — its order and its AVX-512 /
+//     AVX2 / NEON tiles.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 
 #include "moe/cpu/kernels/dot_tiles.hpp"
+#include "moe/cpu/kernels/neon/kquant_tiles.hpp"  // ARM: sdot tiles (MOE_HAVE_KQUANT_NEON)
 #include "moe/cpu/kernels/q8_dot_tiles.hpp"
 #include "moe/cpu/kernels/q8_gemm_tiles.hpp"
 #include "moe/cpu/workspace.hpp"
@@ -29,11 +33,13 @@ inline constexpr int q4_0_tile_tokens = 4;
 
 // A Q4_0 block as the Q8_0 block of the same values: q = u − 8, the same scale (exact).
 inline void widen_q4_0_block(const q4_0_block& in, q8_0_block& out) {
-    out.scale_bits = in.d;
+    std::int8_t q[q8_0_block_size];  // a local array: the loop vectorises (in and out may not alias)
     for (int j = 0; j < 16; ++j) {
-        out.q[j] = static_cast<std::int8_t>((in.qs[j] & 0xF) - 8);
-        out.q[j + 16] = static_cast<std::int8_t>((in.qs[j] >> 4) - 8);
+        q[j] = static_cast<std::int8_t>((in.qs[j] & 0xF) - 8);
+        q[j + 16] = static_cast<std::int8_t>((in.qs[j] >> 4) - 8);
     }
+    std::memcpy(out.q, q, sizeof q);
+    out.scale_bits = in.d;
 }
 
 namespace detail {
@@ -62,62 +68,125 @@ inline void q4_0_row_portable(const q8_tokens& x, std::int64_t t0, int tokens, c
 }
 
 #if defined(MOE_HAVE_VNNI_256) || defined(MOE_HAVE_Q8_AVX2)
-template <int Tokens>
-void q4_0_row_256(const q8_tokens& x, std::int64_t t0, const q4_0_block* w, std::int64_t blocks, float* out,
-                  std::int64_t out_stride) {
-    __m256 acc[Tokens];
+// Rows × Tokens tile. Each row's chain is the order above, unchanged; several rows run side by side because one
+// row's fma chain alone (one dependent fma per 32 weights) bounds a 1-token product at 5 cycles per block on Zen —
+// 18 bytes per 5 cycles, half of what memory delivers (measured: 1 row 3.6 ns / block, see docs/performance.md).
+template <int Rows, int Tokens>
+void q4_0_tile_256(const q8_tokens& x, std::int64_t t0, const q4_0_block* const* w, std::int64_t blocks, float* out,
+                   std::int64_t out_stride) {
+    __m256 acc[Rows][Tokens];
+    MOE_UNROLL
+    for (int r = 0; r < Rows; ++r)
+        MOE_UNROLL
+        for (int t = 0; t < Tokens; ++t) acc[r][t] = _mm256_setzero_ps();
     const std::int8_t* xq[Tokens];
     const float* xs[Tokens];
     const std::int32_t* xb[Tokens];
     MOE_UNROLL
-    for (int t = 0; t < Tokens; ++t) {
-        acc[t] = _mm256_setzero_ps();
-        xq[t] = x.q_of(t0 + t), xs[t] = x.scales_of(t0 + t), xb[t] = x.lane_bias_of(t0 + t);
-    }
+    for (int t = 0; t < Tokens; ++t) xq[t] = x.q_of(t0 + t), xs[t] = x.scales_of(t0 + t), xb[t] = x.lane_bias_of(t0 + t);
     const __m256i m4 = _mm256_set1_epi8(0xF);
 #if !defined(MOE_HAVE_VNNI_256)
     const __m256i ones = _mm256_set1_epi16(1);
 #endif
     for (std::int64_t b = 0; b < blocks; ++b) {
-        if ((b & 3) == 0) _mm_prefetch(reinterpret_cast<const char*>(w + b) + q8_prefetch_bytes, _MM_HINT_T0);
-        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
-        const __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), m4);  // weights 0…31
-        const float dw = _cvtsh_ss(w[b].d);
+        __m256i u[Rows];
+        __m256 dw[Rows];
+        MOE_UNROLL
+        for (int r = 0; r < Rows; ++r) {
+            if ((b & 3) == 0) {  // 4 blocks are 72 bytes: two lines ahead cover every line
+                const char* ahead = reinterpret_cast<const char*>(w[r] + b) + q8_prefetch_bytes;
+                _mm_prefetch(ahead, _MM_HINT_T0);
+                _mm_prefetch(ahead + 64, _MM_HINT_T0);
+            }
+            const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r][b].qs));
+            u[r] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), m4);  // weights 0…31
+            dw[r] = _mm256_set1_ps(_cvtsh_ss(w[r][b].d));
+        }
         MOE_UNROLL
         for (int t = 0; t < Tokens; ++t) {
             const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + b * q8_0_block_size));
             // −8 · Σ of each lane's 4 bytes: lane_bias (−128 · Σ) / 16, exact.
             const __m256i start = _mm256_srai_epi32(
                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[t] + b * q8_lanes)), 4);
+            const __m256 dx = _mm256_broadcast_ss(xs[t] + b);
+            MOE_UNROLL
+            for (int r = 0; r < Rows; ++r) {
 #if defined(MOE_HAVE_VNNI_256)
-            const __m256i sums = dpbusd256(start, u, xv);
+                const __m256i sums = dpbusd256(start, u[r], xv);
 #else
-            const __m256i sums = _mm256_add_epi32(start, _mm256_madd_epi16(_mm256_maddubs_epi16(u, xv), ones));
+                const __m256i sums = _mm256_add_epi32(start, _mm256_madd_epi16(_mm256_maddubs_epi16(u[r], xv), ones));
 #endif
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(dw * xs[t][b]), acc[t]);
+                // dw · dx rounded to fp32 once, as the portable loop's scalar product.
+                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(dw[r], dx), acc[r][t]);
+            }
         }
     }
     MOE_UNROLL
-    for (int t = 0; t < Tokens; ++t) out[t * out_stride] = tree_sum8(acc[t]);
+    for (int r = 0; r < Rows; ++r)
+        MOE_UNROLL
+        for (int t = 0; t < Tokens; ++t) out[t * out_stride + r] = tree_sum8(acc[r][t]);
+}
+
+// A Q4_0 block widened to Q8_0 (widen_q4_0_block) in three vector operations.
+inline void widen_q4_0_block_256(const q4_0_block& in, q8_0_block& out) {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in.qs));
+    const __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), _mm256_set1_epi8(0xF));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.q), _mm256_sub_epi8(u, _mm256_set1_epi8(8)));
+    out.scale_bits = in.d;
 }
 #endif
 
-inline void q4_0_row(const q8_tokens& x, std::int64_t t0, int tokens, const q4_0_block* w, std::int64_t blocks,
-                     float* out, std::int64_t out_stride, bool portable) {
+// Rows × Tokens tile on the compiled path; rows one at a time on the portable one.
+template <int Rows, int Tokens>
+void q4_0_tile(const q8_tokens& x, std::int64_t t0, const q4_0_block* const* w, std::int64_t blocks, float* out,
+               std::int64_t out_stride, bool portable) {
 #if defined(MOE_HAVE_VNNI_256) || defined(MOE_HAVE_Q8_AVX2)
-    if (!portable) {
-        static_assert(q4_0_tile_tokens == 4, "add a case below for each token count up to q4_0_tile_tokens");
-        switch (tokens) {
-            case 1: return q4_0_row_256<1>(x, t0, w, blocks, out, out_stride);
-            case 2: return q4_0_row_256<2>(x, t0, w, blocks, out, out_stride);
-            case 3: return q4_0_row_256<3>(x, t0, w, blocks, out, out_stride);
-            case 4: return q4_0_row_256<4>(x, t0, w, blocks, out, out_stride);
-            default: return;
-        }
-    }
+    if (!portable) return q4_0_tile_256<Rows, Tokens>(x, t0, w, blocks, out, out_stride);
+#elif defined(MOE_HAVE_KQUANT_NEON)
+    if (!portable) return neon::q4_0_dot_tile<Rows, Tokens>(x, t0, w, blocks, out, out_stride);
 #endif
     (void)portable;
-    q4_0_row_portable(x, t0, tokens, w, blocks, out, out_stride);
+    MOE_UNROLL
+    for (int r = 0; r < Rows; ++r) q4_0_row_portable(x, t0, Tokens, w[r], blocks, out + r, out_stride);
+}
+
+template <int Rows>
+void q4_0_tile_any_tokens(int tokens, const q8_tokens& x, std::int64_t t0, const q4_0_block* const* w,
+                          std::int64_t blocks, float* out, std::int64_t out_stride, bool portable) {
+    static_assert(q4_0_tile_tokens == 4, "add a case below for each token count up to q4_0_tile_tokens");
+    switch (tokens) {
+        case 1: return q4_0_tile<Rows, 1>(x, t0, w, blocks, out, out_stride, portable);
+        case 2: return q4_0_tile<Rows, 2>(x, t0, w, blocks, out, out_stride, portable);
+        case 3: return q4_0_tile<Rows, 3>(x, t0, w, blocks, out, out_stride, portable);
+        case 4: return q4_0_tile<Rows, 4>(x, t0, w, blocks, out, out_stride, portable);
+        default: return;
+    }
+}
+
+// A Q4_0 block widened to Q8_0 on the compiled path (the same bytes on every path).
+inline void widen_q4_0(const q4_0_block& in, q8_0_block& out) {
+#if defined(MOE_HAVE_VNNI_256) || defined(MOE_HAVE_Q8_AVX2)
+    widen_q4_0_block_256(in, out);
+#elif defined(MOE_HAVE_KQUANT_NEON)
+    neon::widen_q4_0_block(in, out);
+#else
+    widen_q4_0_block(in, out);
+#endif
+}
+
+template <int Rows>
+void q4_0_rows(const q8_tokens& x, std::int64_t t0, int tokens, const q4_0_block* w, std::int64_t w_stride,
+               std::int64_t rows, std::int64_t blocks, float* out, std::int64_t out_stride, bool portable) {
+    std::int64_t r0 = 0;
+    for (; r0 + Rows <= rows; r0 += Rows) {
+        const q4_0_block* ws[Rows];
+        for (int r = 0; r < Rows; ++r) ws[r] = w + (r0 + r) * w_stride;
+        q4_0_tile_any_tokens<Rows>(tokens, x, t0, ws, blocks, out + r0, out_stride, portable);
+    }
+    for (; r0 < rows; ++r0) {
+        const q4_0_block* ws[1] = {w + r0 * w_stride};
+        q4_0_tile_any_tokens<1>(tokens, x, t0, ws, blocks, out + r0, out_stride, portable);
+    }
 }
 
 }  // namespace detail
@@ -130,8 +199,9 @@ inline void q4_0_dot_product_block(const q8_tokens& x, std::int64_t tokens, cons
     const std::int64_t blocks = x.k / q4_0_block_size;
     for (std::int64_t t0 = 0; t0 < tokens; t0 += q4_0_tile_tokens) {
         const int tt = static_cast<int>(tokens - t0 < q4_0_tile_tokens ? tokens - t0 : q4_0_tile_tokens);
-        for (std::int64_t r = 0; r < rows; ++r)
-            detail::q4_0_row(x, t0, tt, w + r * w_stride, blocks, out + t0 * out_stride + r, out_stride, portable);
+        // Tiles of 4 rows × 1–2 tokens or 2 rows × 3–4 (at most 8 accumulators: 16 vector registers on AVX2).
+        if (tt <= 2) detail::q4_0_rows<4>(x, t0, tt, w, w_stride, rows, blocks, out + t0 * out_stride, out_stride, portable);
+        else detail::q4_0_rows<2>(x, t0, tt, w, w_stride, rows, blocks, out + t0 * out_stride, out_stride, portable);
     }
 }
 
@@ -146,7 +216,7 @@ inline void q4_0_gemm_block_transposed(const std::uint32_t* xp, std::int64_t np,
     for (std::int64_t r0 = 0; r0 < rows; r0 += rows_per_chunk) {
         const std::int64_t n = rows - r0 < rows_per_chunk ? rows - r0 : rows_per_chunk;
         for (std::int64_t r = 0; r < n; ++r)
-            for (std::int64_t b = 0; b < blocks; ++b) widen_q4_0_block(w[(r0 + r) * w_stride + b], widened[r * blocks + b]);
+            for (std::int64_t b = 0; b < blocks; ++b) detail::widen_q4_0(w[(r0 + r) * w_stride + b], widened[r * blocks + b]);
         q8_gemm_block_transposed(xp, np, widened, blocks, n, k, ct + r0 * np, portable);
     }
 }

@@ -71,6 +71,20 @@ template <class Block>
 inline constexpr bool is_kquant_block =
     std::is_same_v<Block, q4_k_block> || std::is_same_v<Block, q5_k_block> || std::is_same_v<Block, q6_k_block>;
 
+// A q4_k / q5_k super-block's 12 bytes of 6-bit scales and mins (get_scale_min_k4's layout) as 8 scale bytes then
+// 8 min bytes — llama.cpp's word shuffle, which the SIMD paths widen in registers.
+inline void kquant_scales_mins(const std::uint8_t* packed, std::uint8_t (&out)[16]) {
+    constexpr std::uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
+    std::uint32_t utmp[4];
+    std::memcpy(utmp, packed, 12);
+    utmp[3] = ((utmp[2] >> 4) & kmask2) | (((utmp[1] >> 6) & kmask3) << 4);
+    const std::uint32_t uaux = utmp[1] & kmask1;
+    utmp[1] = (utmp[2] & kmask2) | (((utmp[0] >> 6) & kmask3) << 4);
+    utmp[2] = uaux;
+    utmp[0] &= kmask1;
+    std::memcpy(out, utmp, 16);
+}
+
 namespace detail {
 inline void unpack_scales_mins(const std::uint8_t* scales, kquant_unpacked& out) {
     for (int j = 0; j < 8; ++j) {
