@@ -3,9 +3,12 @@
 //
 //   moe_cli CHECKPOINT_DIR -p "What is 12 + 30?" [--temp 0.6 --top-p 0.95 --reasoning-budget 512 …]
 //   moe_cli CHECKPOINT_DIR                       (no -p: interactive chat, one user turn per line, empty line ends)
+//   moe_cli -m MODEL.gguf -p "..."               (a llama.cpp GGUF file instead of a directory)
 //
-// The directory needs config.json, safetensors weights and tokenizer.json. The model type is chosen at compile
-// time: the first type of `known_models` whose configuration matches config.json runs. Those types come from the
+// The directory needs config.json, safetensors weights and tokenizer.json; a GGUF file holds all three (its
+// metadata is the config, its tokenizer.ggml.* keys the tokenizer, tokenizer.chat_template picks the chat
+// template: moe/models/gguf/tokenizer.hpp). The model type is chosen at compile time: the first type of `known_models`
+// whose configuration matches config.json (or the GGUF metadata) runs. Those types come from the
 // header MOE_MODELS_HEADER names, generated from your checkpoints by moe_card (cmake/moe_models.cmake:
 // moe_add_model_executable(my_cli CHECKPOINTS /models/a ...)); without it, the released checkpoints' types.
 // Flags follow llama.cpp's names where it has one. Bad flags print the usage and exit with status 2.
@@ -32,6 +35,7 @@
 #include "moe/decoding.hpp"
 #include "moe/models.hpp"
 #include "moe/models/cpu.hpp"
+#include "moe/models/gguf/tokenizer.hpp"
 #include "moe/text/chat_template.hpp"
 #include "moe/text/encode_chat.hpp"
 #include "moe/text/tokenizer.hpp"
@@ -49,7 +53,7 @@ using known_models = moe::join_model_lists<moe::model_list<moe::cpu::tiny_reason
 #endif
 
 struct options {
-    std::filesystem::path directory;
+    std::filesystem::path directory;     // a checkpoint directory or a .gguf file
     std::optional<std::string> prompt;
     std::string system;
     std::string chat_template = "auto";  // auto | qwen3 | deepseek_r1 | mistral | none
@@ -67,6 +71,7 @@ struct options {
     std::fprintf(stderr,
                  "moe_cli: %s\n"
                  "usage: moe_cli CHECKPOINT_DIR [-p PROMPT] [options]   (no -p: interactive chat)\n"
+                 "       moe_cli -m MODEL.gguf [-p PROMPT] [options]    (a llama.cpp GGUF file)\n"
                  "  -n, --n-predict N          new tokens per answer (default 256)\n"
                  "  --temp F  --top-k N  --top-p F  --min-p F  --seed N\n"
                  "  --repeat-penalty F  --repeat-last-n N  --presence-penalty F  --frequency-penalty F\n"
@@ -114,6 +119,10 @@ options parse(int argc, char** argv) {
             return argv[++i];
         };
         if (a == "-p" || a == "--prompt") o.prompt = value();
+        else if (a == "-m" || a == "--model") {
+            if (!o.directory.empty()) usage("give one model (a checkpoint directory or -m FILE.gguf)");
+            o.directory = value();
+        }
         else if (a == "-sys" || a == "--system-prompt") o.system = value();
         else if (a == "-n" || a == "--n-predict") o.generation.max_tokens = int(integer(a, value(), 0, 1 << 20));
         else if (a == "--temp") s.temperature = real(a, value(), 0, 100);
@@ -150,7 +159,7 @@ options parse(int argc, char** argv) {
         else if (o.directory.empty()) o.directory = a;
         else usage("unexpected argument '" + a + "'");
     }
-    if (o.directory.empty()) usage("give a checkpoint directory");
+    if (o.directory.empty()) usage("give a checkpoint directory or -m FILE.gguf");
     if (o.self_consistency && o.cot_decoding) usage("--self-consistency and --cot-decoding exclude each other");
     return o;
 }
@@ -206,17 +215,36 @@ chat_prompt fit_history(std::vector<moe::text::chat_message>& history, moe::text
     }
 }
 
-template <class Model>
-void run(const options& opt) {
+// A checkpoint directory's tokenizer.json, or a GGUF file's tokenizer (its tokenizer.ggml.* keys).
+moe::text::tokenizer tokenizer_of(const options& opt) {
+    if (moe::io::is_gguf_file(opt.directory)) return moe::text::tokenizer_from_gguf(moe::io::gguf_file(opt.directory));
     if (std::error_code ec; !std::filesystem::exists(opt.directory / "tokenizer.json", ec)) {
         throw moe::invalid_argument((opt.directory / "tokenizer.json").string() +
                                     " does not exist: moe_cli needs the checkpoint's tokenizer (next_token runs a "
                                     "checkpoint on token ids without one)");
     }
-    const auto tok = moe::text::tokenizer::from_file(opt.directory / "tokenizer.json");
+    return moe::text::tokenizer::from_file(opt.directory / "tokenizer.json");
+}
+
+// The chat template: named by --chat-template; with "auto", a GGUF file's tokenizer.chat_template when it is one
+// of the templates moe renders (none: the prompt is completed as raw text, with a notice), else the family's.
+std::optional<moe::text::chat_family> chat_family_of(const options& opt, moe::model_family f) {
+    if (opt.chat_template != "auto" || !moe::io::is_gguf_file(opt.directory)) return family_for(opt.chat_template, f);
+    const auto family = moe::text::chat_family_from_gguf(moe::io::gguf_file(opt.directory));
+    if (!family) {
+        std::fprintf(stderr, "moe_cli: %s has no chat template moe recognises (tokenizer.chat_template): the prompt "
+                     "is completed as raw text (--chat-template qwen3, deepseek_r1 or mistral picks one)\n",
+                     opt.directory.c_str());
+    }
+    return family;
+}
+
+template <class Model>
+void run(const options& opt) {
+    const auto tok = tokenizer_of(opt);
     auto model = moe::load_model<Model>(opt.directory, {.max_positions = opt.context});
     moe::cpu::thread_pool pool(opt.threads);
-    const auto family = family_for(opt.chat_template, Model::config.family);
+    const auto family = chat_family_of(opt, Model::config.family);
     const std::int64_t context = model.max_positions();
 
     moe::decoding::generation_options g = opt.generation;
@@ -330,9 +358,14 @@ void run(const options& opt) {
 int main(int argc, char** argv) {
     const options opt = parse(argc, argv);
     try {
-        (void)moe::hf_config(opt.directory / "config.json");  // a missing or malformed file: one error, not one per type
+        // A GGUF file is its own config (its metadata); a directory has config.json. A missing or malformed file:
+        // one error, not one per type.
+        const bool gguf = moe::io::is_gguf_file(opt.directory);
+        const std::filesystem::path config = gguf ? opt.directory : opt.directory / "config.json";
+        if (gguf) (void)moe::io::gguf_file(config);
+        else (void)moe::hf_config(config);
         std::string mismatches;
-        if (!moe::with_matching_model(known_models{}, opt.directory / "config.json",
+        if (!moe::with_matching_model(known_models{}, config,
                                       [&]<class Model>() { run<Model>(opt); }, mismatches)) {
             std::fprintf(stderr, "moe_cli: no compiled model type matches %s:%s\n"
                          "(moe_card %s prints its type; moe_add_model_executable builds for your checkpoints, docs/integration.md)\n", opt.directory.c_str(), mismatches.c_str(), opt.directory.c_str());

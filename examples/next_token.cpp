@@ -1,6 +1,7 @@
 // next_token — loads a Hugging Face checkpoint directory and prints the most likely next tokens of a prompt.
 //
 //   next_token CHECKPOINT_DIR TOKEN_ID [TOKEN_ID ...] [--top N] [--threads N]
+//   next_token MODEL.gguf TOKEN_ID [TOKEN_ID ...]          (a llama.cpp GGUF file: its metadata is the config)
 //
 // The model type is chosen at compile time: the program tries the types of `known_models` in order and runs the
 // first whose compile-time configuration matches the directory's config.json. This repository's build generates
@@ -42,7 +43,8 @@ struct options {
 
 template <class Model>
 void run(const options& opt) {
-    std::printf("model type matches config.json: %s family, %d layers, vocabulary %lld\n",
+    std::printf("model type matches %s: %s family, %d layers, vocabulary %lld\n",
+                moe::io::is_gguf_file(opt.directory) ? "the GGUF metadata" : "config.json",
                 std::string(moe::name_of(Model::config.family)).c_str(), Model::layer_count,
                 static_cast<long long>(Model::V));
     std::printf("parameters: %.3f M total, %.3f M active per token\n", Model::parameters() / 1e6,

@@ -38,6 +38,7 @@
 #include "moe/error.hpp"
 #include "moe/layers/model_weights.hpp"
 #include "moe/model/description.hpp"
+#include "moe/precision/read_rows.hpp"
 #include "moe/runtime/thread_pool.hpp"
 #include "moe/tensor/matrix_view.hpp"
 
@@ -207,9 +208,8 @@ class model<moe::model::causal_lm<Config, Stacks...>> {
         hidden_.resize(T, D);
         for (std::size_t s = 0; s < steps.size(); ++s) {
             for (std::size_t i = 0; i < steps[s].tokens.size(); ++i) {
-                const storage* row = embedding_.row(steps[s].tokens[i]);
                 float* out = hidden_.row(start[s] + static_cast<std::int64_t>(i));
-                weight_format_traits<Config.weights>::read_row(row, D, out);  // widened / dequantized to fp32
+                read_matrix_rows(embedding_, steps[s].tokens[i], 1, out);  // widened / dequantized to fp32
             }
         }
         run_stacks(start, steps, pool, std::index_sequence_for<Stacks...>{});

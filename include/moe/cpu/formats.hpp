@@ -14,6 +14,7 @@
 #include "moe/cpu/formats/q4_0.hpp"
 #include "moe/cpu/formats/k_quants.hpp"  // q4_k, q5_k, q6_k
 #include "moe/cpu/formats/fp8_e4m3.hpp"
+#include "moe/cpu/formats/gguf_mixed.hpp"  // per matrix: one of q8_0, q4_0, q4_k, q5_k, q6_k
 // -------------------------------------------------
 
 namespace moe::cpu {

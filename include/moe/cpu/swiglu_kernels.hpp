@@ -41,7 +41,12 @@ void gate_up_block_packed(const packed_element_t<Storage>* xt, std::int64_t n, m
     const auto value = [&](std::int64_t r, std::int64_t t) {
         return t < n && r < rows ? silu(g[r * np + t]) * u[r * np + t] : 0.0f;
     };
-    format::pack_features(value, n, np, first_row, rows, act_t);
+    // A format packing more than one layout (gguf_mixed) places its parts by the packed matrix's width F.
+    if constexpr (requires { format::pack_features(value, n, np, first_row, rows, act_t, gate.rows); }) {
+        format::pack_features(value, n, np, first_row, rows, act_t, gate.rows);
+    } else {
+        format::pack_features(value, n, np, first_row, rows, act_t);
+    }
 }
 
 // act_t: packed SwiGLU activations of n tokens, (packed_rows(F), np)

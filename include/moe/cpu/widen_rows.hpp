@@ -8,11 +8,12 @@
 #include "moe/config/precision.hpp"
 #include "moe/cpu/eigen_maps.hpp"
 #include "moe/cpu/workspace.hpp"
+#include "moe/precision/read_rows.hpp"
 
 namespace moe::cpu {
 
 // fp32 view of rows [first_row, first_row + rows) of a (·, cols) weight matrix: fp32 weights in place, any other
-// format read into the running thread's widened_rows scratch (storage_traits<Storage>::read_row; consecutive rows
+// format read into the running thread's widened_rows scratch (read_matrix_rows; consecutive rows
 // are contiguous, so one call reads them all) — valid until the thread's next widen_rows.
 template <class Storage>
 const_matrix_map widen_rows(matrix_view<const Storage> weight, std::int64_t first_row, std::int64_t rows) {
@@ -21,7 +22,7 @@ const_matrix_map widen_rows(matrix_view<const Storage> weight, std::int64_t firs
     } else {
         const std::int64_t count = rows * weight.cols;
         float* buffer = scratch<float>(scratch_slot::widened_rows, count);
-        storage_traits<Storage>::read_row(weight.row(first_row), count, buffer);
+        read_matrix_rows(weight, first_row, rows, buffer);  // with the view's block type for gguf_mixed
         return {buffer, rows, weight.cols};
     }
 }

@@ -150,9 +150,12 @@ class loaded_tensor {
     static constexpr std::int64_t per_element = weights_per_element<T>;
 
     loaded_tensor() = default;
-    // Borrowed: `data` points into a file mapping holding numel elements of shape `shape`.
-    loaded_tensor(std::vector<std::int64_t> shape, const T* data, std::string name, std::string file)
-        : shape_(std::move(shape)), borrowed_(data), in_place_(true), name_(std::move(name)), file_(std::move(file)) {}
+    // Borrowed: `data` points into a file mapping holding numel elements of shape `shape`. `layout`: the rows'
+    // block type for gguf_mixed storage (mixed_block), nothing for every other type.
+    loaded_tensor(std::vector<std::int64_t> shape, const T* data, std::string name, std::string file,
+                  matrix_layout_t<T> layout = {})
+        : shape_(std::move(shape)), borrowed_(data), in_place_(true), name_(std::move(name)), file_(std::move(file)),
+          layout_(layout) {}
     using owned_values = std::vector<T, huge_page_allocator<T>>;
     // Owned: `values` holds numel elements (numel / 32 blocks for q8_0_block) of shape `shape`.
     loaded_tensor(std::vector<std::int64_t> shape, owned_values values, std::string name, std::string file)
@@ -169,7 +172,10 @@ class loaded_tensor {
     // (e.g. `for (float v : load_tensor<float>(ref).span())`), so that does not compile.
     const T* data() const& { return in_place_ ? borrowed_ : owned_.data(); }
     const T* data() const&& = delete;
-    std::span<const T> span() const& { return {data(), static_cast<std::size_t>(numel() / per_element)}; }
+    std::span<const T> span() const& {
+        const std::int64_t cols = shape_.empty() ? 1 : shape_.back();
+        return {data(), static_cast<std::size_t>(cols == 0 ? 0 : numel() / cols * layout_.row_elements(cols))};
+    }
     std::span<const T> span() const&& = delete;
     bool in_place() const { return in_place_; }
     const std::string& name() const { return name_; }
@@ -180,7 +186,7 @@ class loaded_tensor {
         if (shape_.size() > 2) throw error("has shape " + shape_string(shape_) + ", expected a 1-D or 2-D tensor");
         const std::int64_t rows = shape_.size() == 2 ? shape_[0] : 1;
         const std::int64_t cols = shape_.empty() ? 1 : shape_.back();
-        return {data(), rows, cols};
+        return {data(), rows, cols, layout_};
     }
 
     // Slice `index` of a 3-D tensor (N, R, C) as an (R, C) matrix — e.g. expert e of a fused (E, 2F, D) tensor.
@@ -190,7 +196,7 @@ class loaded_tensor {
         if (index < 0 || index >= shape_[0]) {
             throw error("slice " + std::to_string(index) + " is out of range for shape " + shape_string(shape_));
         }
-        return {data() + index * shape_[1] * (shape_[2] / per_element), shape_[1], shape_[2]};
+        return {data() + index * shape_[1] * layout_.row_elements(shape_[2]), shape_[1], shape_[2], layout_};
     }
 
    private:
@@ -202,6 +208,7 @@ class loaded_tensor {
     bool in_place_ = false;
     std::string name_;
     std::string file_;
+    [[no_unique_address]] matrix_layout_t<T> layout_{};
 };
 
 // Any floating-point tensor quantized along its last dimension into T, the storage of a block-quantized format
@@ -212,6 +219,12 @@ template <class T>
     requires is_weight_storage_v<T>
 loaded_tensor<T> load_tensor_quantized(const tensor_ref& ref) {
     using traits = storage_traits<T>;
+    if constexpr (!has_fixed_layout_v<T>) {
+        // gguf_mixed: a matrix keeps its GGUF file's block type; float tensors have none to keep.
+        throw detail::ref_error(ref, "is " + std::string(name_of(ref.dtype())) + ": a " + std::string(traits::name) +
+                                         " model reads only a GGUF file's Q8_0, Q4_0, Q4_K, Q5_K and Q6_K matrices "
+                                         "(use a fixed format such as q4_k or q8_0 for float checkpoints)");
+    }
     if (!is_floating(ref.dtype())) {
         throw detail::ref_error(ref, "is " + std::string(name_of(ref.dtype())) +
                                          ", expected a floating-point tensor (F32, F16, BF16 or F64) to quantize");

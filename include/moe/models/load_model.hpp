@@ -258,8 +258,8 @@ struct node_loader<model::moe_ffn<C>, Conventions> {
             const auto& down = ctx.store.tensor<S>(p + "experts.down_proj", {E, D, F});
             for (std::int64_t e = 0; e < E; ++e) {
                 const auto both = gate_up.matrix(e);  // (2F, D): gate rows, then up rows
-                w.experts[e].gate = {both.data, F, D};
-                w.experts[e].up = {both.row(F), F, D};
+                w.experts[e].gate = sub_rows(both, 0, F);
+                w.experts[e].up = sub_rows(both, F, F);
                 w.experts[e].down = down.matrix(e);
             }
         } else {
@@ -335,6 +335,14 @@ struct model_loader<model::causal_lm<L, Stacks...>> {
     static weights_type load(const std::filesystem::path& directory, const load_options& options) {
         std::shared_ptr<const io::gguf_file> gguf_file;
         if (io::is_gguf_file(directory)) gguf_file = std::make_shared<const io::gguf_file>(directory, options.memory);
+        if constexpr (!has_fixed_layout_v<typename weights_type::storage>) {
+            // gguf_mixed keeps each matrix's GGUF block type; a safetensors checkpoint has none to keep.
+            if (!gguf_file) {
+                throw config_error(directory.string() + ": a model of weight_format::gguf_mixed loads a GGUF file "
+                                   "(llama.cpp's Q4_K_M, Q5_K_M, …), not a safetensors checkpoint — use a fixed format "
+                                   "(q4_k, q8_0, bf16, …) for it");
+            }
+        }
         hf_config config = read_config(directory, gguf_file.get());
         check(config);
         const std::int64_t context_limit = config.integer({"max_position_embeddings"}, std::nullopt, 1);  // checked

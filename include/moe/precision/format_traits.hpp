@@ -16,7 +16,7 @@
 
 namespace moe {
 
-enum class weight_format { fp32, bf16, fp16, bf16_compute, q8_0, q4_0, q4_k, q5_k, q6_k, fp8_e4m3 };
+enum class weight_format { fp32, bf16, fp16, bf16_compute, q8_0, q4_0, q4_k, q5_k, q6_k, fp8_e4m3, gguf_mixed };
 
 // Specialised once per format (precision/formats/*.hpp); the primary is never defined, so a format without traits
 // is an incomplete type wherever it is used.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "moe/error.hpp"
+#include "moe/precision/matrix_layout.hpp"
 #include "moe/precision/weights_per_element.hpp"
 
 namespace moe {
@@ -32,18 +33,29 @@ struct matrix_view {
     T* data = nullptr;
     std::int64_t rows = 0;
     std::int64_t cols = 0;  // in weights
+    // How a row is laid out: empty (no bytes) for every storage type but mixed_block, whose matrices each hold
+    // the block type their file gave them (precision/matrix_layout.hpp). Copies and sub_rows keep it.
+    [[no_unique_address]] matrix_layout_t<T> layout{};
 
-    T* row(std::int64_t r) const { return data + r * (cols / per_element); }
+    // Elements of T per row.
+    std::int64_t row_elements() const { return layout.row_elements(cols); }
+    T* row(std::int64_t r) const { return data + r * row_elements(); }
     T& operator()(std::int64_t r, std::int64_t c) const
-        requires(per_element == 1)
+        requires(per_element == 1 && has_fixed_layout_v<T>)
     {
         return data[r * cols + c];
     }
-    std::int64_t size() const { return rows * (cols / per_element); }  // elements
+    std::int64_t size() const { return rows * row_elements(); }  // elements
     std::span<T> span() const { return {data, static_cast<std::size_t>(size())}; }
     // Read-only view of the same memory.
-    operator matrix_view<const T>() const { return {data, rows, cols}; }
+    operator matrix_view<const T>() const { return {data, rows, cols, layout}; }
 };
+
+// Rows [first, first + count) of m as a view of the same memory and layout (a fused tensor's parts, a row block).
+template <class T>
+matrix_view<T> sub_rows(matrix_view<T> m, std::int64_t first, std::int64_t count) {
+    return {m.row(first), count, m.cols, m.layout};
+}
 
 template <class T>
 class host_matrix {

@@ -28,6 +28,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "moe/config/precision.hpp"
@@ -156,6 +157,7 @@ class tensor_source {
         if (!same) {
             throw error_in(p, "has shape " + io::shape_string(p.shape) + ", expected " + io::shape_string(shape));
         }
+        if constexpr (std::is_same_v<T, mixed_block>) return load_mixed(p, finite);
         if (const auto dtype = dtype_of(p.type)) {
             // F32 / F16 / BF16: exactly the safetensors path (in place, converted, or quantized at load).
             io::tensor_info info{p.label, *dtype, p.shape, 0, p.bytes.size()};
@@ -310,6 +312,22 @@ class tensor_source {
         }
         return {k.name + " + " + v.name + " (" + hf + ")", io::ggml_type::f32, {H * (nope + vd), R},
                 own(std::as_bytes(std::span<const float>(out)))};
+    }
+
+    // gguf_mixed: the tensor in place, in the block type the file gives it (any of mixed_block_format's).
+    io::loaded_tensor<mixed_block> load_mixed(const part& p, bool finite) const {
+        const auto format = mixed_block_format(p.type);
+        if (!format) {
+            throw error_in(p, "is " + std::string(io::name_of(p.type)) + ", which a model of format gguf_mixed cannot "
+                               "use (it reads " + readable_types<mixed_block>() + " matrices)");
+        }
+        const mixed_layout layout = mixed_layout_of(*format);
+        if (reinterpret_cast<std::uintptr_t>(p.bytes.data()) % static_cast<std::uintptr_t>(layout.block_align) != 0) {
+            throw error_in(p, "is not aligned to " + std::to_string(layout.block_align) + " bytes in the file");
+        }
+        if (finite) require_finite_dequantized(p);
+        // The mapping is read-only memory with no C++ objects in it; reading it as bytes of blocks is the mmap idiom.
+        return {p.shape, reinterpret_cast<const mixed_block*>(p.bytes.data()), p.label, file_->path(), layout};
     }
 
     // A quantized embedding / LM head / router: every value dequantized and checked.

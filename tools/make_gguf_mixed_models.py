@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""A tiny 8-expert Qwen3-MoE as llama.cpp's own Q4_K_M GGUF file (block types chosen per tensor), with llama.cpp's
+logits on it: the data of tests/models/test_gguf_mixed_model.cpp (weight_format::gguf_mixed).
+
+Usage (from the repository root; runs under /tmp/venv (torch, transformers, gguf-py) and calls llama-cpp-python's
+interpreter for the quantizer and the logits):
+    /tmp/venv/bin/python tools/make_gguf_mixed_models.py
+    (--llama-python PY: default /tmp/llama_venv/bin/python; --llama-cpp DIR: default /tmp/ref/llama.cpp;
+    --out DIR: default tests/data/gguf_mixed_models)
+
+The model, the converter, the stand-in vocabulary, the routing-margin seed search and llama.cpp's logits are
+tools/make_gguf_kquant_models.py's, with 8 experts instead of 4: llama.cpp's quantizer (llama_tensor_get_type, with
+pure = False) gives an 8-expert model's attn_k / attn_v Q8_0 and attn_output Q5_K, so one small file holds four
+block types (Q4_K, Q5_K, Q6_K, Q8_0) besides the F32 norms and router. One layer keeps it at ~1 MB. The tensor
+types are printed and stored in the logits file's metadata ("tensor_types").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TOOLS))
+
+# Applied to make_gguf_kquant_models in this process and in every subprocess.
+OVERRIDES = ("m.E = 8; m.LAYERS = 1; m.FIRST_SEED = 5001; "
+             "m.CASES = {'qwen3_moe_q4_k_m': (15, False)}; m.PURE = ['qwen3_moe_q4_k_m']")
+
+
+def run_under(python: str, call: str):
+    subprocess.run([python, "-c", f"import sys; sys.path.insert(0, {str(TOOLS)!r}); "
+                    f"import make_gguf_kquant_models as m; {OVERRIDES}; from pathlib import Path; {call}"], check=True)
+
+
+def tensor_types(path: Path) -> dict:
+    from gguf import GGUFReader
+    return {t.name: t.tensor_type.name for t in GGUFReader(str(path)).tensors}
+
+
+def add_types_to_metadata(logits: Path, types: dict):
+    """Rewrites the logits file's metadata with the GGUF's tensor types (safetensors header JSON)."""
+    import struct
+    raw = logits.read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    header.setdefault("__metadata__", {})["tensor_types"] = json.dumps(types, sort_keys=True)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    logits.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+
+
+def main():
+    import make_gguf_kquant_models as m
+    exec(OVERRIDES, {"m": m})
+    p = argparse.ArgumentParser()
+    p.add_argument("--llama-python", default="/tmp/llama_venv/bin/python")
+    p.add_argument("--llama-cpp", type=Path, default=Path("/tmp/ref/llama.cpp"))
+    p.add_argument("--out", type=Path, default=ROOT / "tests" / "data" / "gguf_mixed_models")
+    a = p.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    seqs = m.tokens()
+    case = m.PURE[0]
+    for seed in range(m.FIRST_SEED, m.FIRST_SEED + 50):
+        with tempfile.TemporaryDirectory() as tmp:
+            hf, f32 = Path(tmp) / "qwen3_moe", Path(tmp) / "qwen3_moe_f32.gguf"
+            model = m.build(seed)
+            model.save_pretrained(hf, safe_serialization=True)
+            run_under(sys.executable, f"m.convert(Path({str(a.llama_cpp)!r}), Path({str(hf)!r}), Path({str(f32)!r}))")
+            run_under(a.llama_python, f"m.quantize(Path({str(f32)!r}), Path({str(a.out)!r}))")
+            gaps = {"f32": m.min_gap(model, seqs)[0]}
+            model.load_state_dict(m.hf_state_from_gguf(a.out / f"{case}.gguf"), strict=False)
+            gaps[case] = m.min_gap(model, seqs)[0]
+            if min(gaps.values()) > m.MIN_GAP:
+                break
+            print(f"seed {seed} rejected: routing gaps {gaps}")
+    else:
+        raise RuntimeError("no seed with routing gaps above MIN_GAP")
+    run_under(a.llama_python, f"m.llama_logits(Path({str(a.out)!r}), {seed}, {json.dumps(json.dumps(gaps))})")
+    types = tensor_types(a.out / f"{case}.gguf")
+    add_types_to_metadata(a.out / f"{case}.logits.safetensors", types)
+    for name, t in sorted(types.items()):
+        print(f"  {name}: {t}")
+
+
+if __name__ == "__main__":
+    main()
