@@ -3,8 +3,8 @@
 //
 //   bench_moe_layer [--markdown FILE]   (writes the result table to FILE as well as stdout)
 //
-// Shape: Mixtral-8x7B scaled to fit (width 1024, expert width 3584, 8 experts, top-2), fp32, bf16, q8_0, q4_0 and
-// q4_k weights, 1 and 128 tokens, 1 and 2 threads. Each figure is the median of repeated runs on fresh random tokens, so the
+// Shape: Mixtral-8x7B scaled to fit (width 1024, expert width 3584, 8 experts, top-2), fp32, bf16, fp8_e4m3, q8_0,
+// q4_0 and q4_k weights, 1 and 128 tokens, 1 and 2 threads. Each figure is the median of repeated runs on fresh random tokens, so the
 // experts (and their weights) read vary between repetitions as in real decoding.
 #include <algorithm>
 #include <chrono>
@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
     std::vector<row> rows;
     bench_precision<with<mixtral_scaled>(moe::weight_format::fp32)>(rows, bandwidth);
     bench_precision<with<mixtral_scaled>(moe::weight_format::bf16)>(rows, bandwidth);
+    bench_precision<with<mixtral_scaled>(moe::weight_format::fp8_e4m3)>(rows, bandwidth);
     bench_precision<with<mixtral_scaled>(moe::weight_format::q8_0)>(rows, bandwidth);
     bench_precision<with<mixtral_scaled>(moe::weight_format::q4_0)>(rows, bandwidth);
     bench_precision<with<mixtral_scaled>(moe::weight_format::q4_k)>(rows, bandwidth);

@@ -1,10 +1,15 @@
 // weight_format::fp8_e4m3: the e4m3fn codec against torch (tests/data/fp8/codec, made by
 // tools/make_fp8_reference.py with torch 2.15: every code's value, .to(float8_e4m3fn) of ties, neighbours,
 // the saturation region, NaNs and random floats), the row quantizer against DeepSeek's act_quant rule computed by
-// torch, and the kernels: the SIMD decode of all 256 codes, the decode and GEMM tiles against their plain-loop
-// definitions bit for bit (the compiled-in path and the portable one) and against a double-precision sum, and the
-// format's kernels through swiglu_runner (decode and prefill), thread-count independent.
+// torch, and the kernels: the SIMD decoders of all 256 codes (values and the decode tiles' values · 2^-8), the
+// decode and GEMM tiles against their plain-loop definitions bit for bit (the compiled-in path and the portable
+// one) and against a double-precision sum, NaN codes reaching the result, the same bits with x86's DAZ and FTZ
+// modes set, and the format's kernels through swiglu_runner (decode and prefill), thread-count independent.
 #include <catch2/catch.hpp>
+
+#if defined(__SSE__)
+#include <xmmintrin.h>  // _mm_getcsr / _mm_setcsr: the DAZ and FTZ test
+#endif
 
 #include <bit>
 #include <cmath>
@@ -127,12 +132,25 @@ TEST_CASE("the SIMD decode gives the table's bits for every code", "[fp8][perf_k
             float simd[16], portable[16];
             kernels::fp8_decode16(q, simd);
             kernels::fp8_decode16(q, portable, true);
+            float weights[16], finite[16];
+            kernels::fp8_decode16_weights(q, weights);
+            kernels::fp8_decode16_weights(q, finite, true);
             for (int i = 0; i < 16; ++i) {
                 INFO("code " << int(q[i]));
                 REQUIRE(same_bits(simd[i], moe::fp8_e4m3_values[q[i]]));
                 REQUIRE(same_bits(portable[i], moe::fp8_e4m3_values[q[i]]));
+                REQUIRE(same_bits(weights[i], kernels::fp8_dot_weights[q[i]]));
+                if ((q[i] & 0x7F) != 0x7F) REQUIRE(same_bits(finite[i], kernels::fp8_dot_weights[q[i]]));
             }
         }
+    // The decode tiles' weights are the values · 2^-8, exactly (in double: no rounding), NaN codes NaN.
+    for (int c = 0; c < 256; ++c) {
+        INFO("code " << c);
+        const float v = moe::fp8_e4m3_values[static_cast<std::size_t>(c)];
+        const float w = kernels::fp8_dot_weights[static_cast<std::size_t>(c)];
+        if (std::isnan(v)) REQUIRE(same_bits(w, v));
+        else REQUIRE(double(w) * 256.0 == double(v));
+    }
 }
 
 // rows × K/128 blocks of random codes (every finite code, NaN codes excluded) and scales 2^-12 … 2^2.
@@ -228,6 +246,79 @@ TEST_CASE("fp8 GEMM tiles equal their definition bit for bit", "[fp8][perf_kerne
                 }
             }
 }
+
+TEST_CASE("NaN codes reach the result on every path", "[fp8][perf_kernels]") {
+    // e4m3fn has no infinities: a NaN code (0x7F, 0xFF) is the only non-finite weight. The loader refuses them, but
+    // a block built in memory may hold one; the AVX2 decode tiles look for them once per block.
+    constexpr std::int64_t k = 384, rows = 4;
+    for (std::int64_t tokens : {1, 2, 3, 4, 5, 40}) {
+        const auto x = random_floats(tokens * k, 7 + static_cast<std::uint64_t>(tokens));
+        auto w = random_blocks(rows, k, 8);
+        w[1 * 3 + 1].q[37] = 0x7F;   // row 1, second block
+        w[2 * 3 + 2].q[127] = 0xFF;  // row 2, last block (the AVX2 tiles' odd block)
+        w[3 * 3 + 0].q[0] = 0xFF;    // row 3, first block
+        const std::int64_t np = kernels::padded_tokens(tokens);
+        std::vector<float> xt(static_cast<std::size_t>(k * np));
+        kernels::pack_transposed(x.data(), k, tokens, k, xt.data());
+        for (bool portable : {false, true}) {
+            INFO("tokens " << tokens << " portable " << portable);
+            std::vector<float> out(static_cast<std::size_t>(tokens * rows));
+            kernels::fp8_dot_product_block(x.data(), k, tokens, w.data(), k / 128, rows, k, out.data(), rows, portable);
+            std::vector<float> ct(static_cast<std::size_t>(rows * np));
+            kernels::fp8_gemm_block_transposed(xt.data(), np, w.data(), k / 128, rows, k, ct.data(), portable);
+            for (std::int64_t t = 0; t < tokens; ++t) {
+                REQUIRE(same_bits(out[static_cast<std::size_t>(t * rows)],
+                                  kernels::fp8_dot_product_reference(x.data() + t * k, w.data(), k)));
+                REQUIRE(same_bits(ct[static_cast<std::size_t>(t)], kernels::fp8_gemm_reference(x.data() + t * k, w.data(), k)));
+                for (std::int64_t r = 1; r < rows; ++r) {
+                    REQUIRE(std::isnan(out[static_cast<std::size_t>(t * rows + r)]));
+                    REQUIRE(std::isnan(ct[static_cast<std::size_t>(r * np + t)]));
+                }
+            }
+        }
+    }
+}
+
+#if defined(__SSE__)
+TEST_CASE("fp8 kernels give the same bits with x86's DAZ and FTZ modes set", "[fp8][perf_kernels]") {
+    // Programs built with -ffast-math set denormals-are-zero and flush-to-zero at start-up. No decoder may read an
+    // fp32 denormal (the subnormal codes would become zero) or produce one.
+    constexpr std::int64_t k = 1024, rows = 13, tokens = 5, gemm_tokens = 40;
+    const auto x = random_floats(gemm_tokens * k, 21);
+    const auto w = random_blocks(rows, k, 22);  // every finite code, the 14 subnormal ones included
+    const std::int64_t np = kernels::padded_tokens(gemm_tokens);
+    std::vector<float> xt(static_cast<std::size_t>(k * np));
+    kernels::pack_transposed(x.data(), k, gemm_tokens, k, xt.data());
+    auto run = [&] {
+        std::vector<float> all;
+        for (int start = 0; start < 256; start += 16) {
+            std::uint8_t q[16];
+            float v[16], wv[16];
+            for (int i = 0; i < 16; ++i) q[i] = static_cast<std::uint8_t>(start + i);
+            kernels::fp8_decode16(q, v);
+            kernels::fp8_decode16_weights(q, wv);
+            all.insert(all.end(), v, v + 16);
+            all.insert(all.end(), wv, wv + 16);
+        }
+        std::vector<float> out(static_cast<std::size_t>(tokens * rows)), ct(static_cast<std::size_t>(rows * np));
+        kernels::fp8_dot_product_block(x.data(), k, tokens, w.data(), k / 128, rows, k, out.data(), rows);
+        kernels::fp8_gemm_block_transposed(xt.data(), np, w.data(), k / 128, rows, k, ct.data());
+        all.insert(all.end(), out.begin(), out.end());
+        all.insert(all.end(), ct.begin(), ct.end());
+        return all;
+    };
+    const auto clear = run();
+    const unsigned saved = _mm_getcsr();
+    _mm_setcsr(saved | 0x8040u);  // FTZ (bit 15) | DAZ (bit 6)
+    const auto flushed = run();
+    _mm_setcsr(saved);
+    REQUIRE(clear.size() == flushed.size());
+    for (std::size_t i = 0; i < clear.size(); ++i) {
+        INFO("value " << i);
+        REQUIRE(same_bits(clear[i], flushed[i]));
+    }
+}
+#endif
 
 // y = down(silu(gate · x) ⊙ (up · x)) in double over the weights read back by read_row.
 std::vector<double> swiglu_loop(const std::vector<float>& x, std::int64_t n, std::int64_t d, std::int64_t f,
