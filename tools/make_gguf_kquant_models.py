@@ -3,9 +3,9 @@
 
 Usage (from the repository root; the driver runs under /tmp/venv (torch, transformers, gguf-py) and calls
 llama-cpp-python's interpreter for the quantizer and the logits):
-    /tmp/venv/bin/python tools/make_gguf_kquant_models.py
-    (--llama-python PY: default /tmp/llama_venv/bin/python; --llama-cpp DIR: llama.cpp's source tree for its
-    converter, default /tmp/ref/llama.cpp; --out DIR: default tests/data/gguf_kquant_models)
+    python3 tools/make_gguf_kquant_models.py
+    (--llama-python PY: the Python with llama-cpp-python, default $LLAMA_PYTHON or this one; --llama-cpp DIR: llama.cpp's source tree for its
+    converter, default $LLAMA_CPP_DIR; --out DIR: default tests/data/gguf_kquant_models)
 
 1. A random Qwen3MoeForCausalLM (transformers, float32) whose every matrix has an inner width that is a multiple of
    256 (the K-quant super-block): vocab 512, hidden 256, 1 layer, 4 heads / 2 KV heads of 64, 4 experts of width
@@ -30,6 +30,7 @@ llama-cpp-python's interpreter for the quantizer and the logits):
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import math
 import shutil
@@ -212,8 +213,8 @@ def run_under(python: str, call: str):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--llama-python", default="/tmp/llama_venv/bin/python")
-    p.add_argument("--llama-cpp", type=Path, default=Path("/tmp/ref/llama.cpp"))
+    p.add_argument("--llama-python", default=os.environ.get("LLAMA_PYTHON", sys.executable))
+    p.add_argument("--llama-cpp", type=Path, default=Path(os.environ.get("LLAMA_CPP_DIR", "llama.cpp")))
     p.add_argument("--out", type=Path, default=ROOT / "tests" / "data" / "gguf_kquant_models")
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)

@@ -4,8 +4,8 @@ logits on it: the data of tests/models/test_gguf_mixed_model.cpp (weight_format:
 
 Usage (from the repository root; runs under /tmp/venv (torch, transformers, gguf-py) and calls llama-cpp-python's
 interpreter for the quantizer and the logits):
-    /tmp/venv/bin/python tools/make_gguf_mixed_models.py
-    (--llama-python PY: default /tmp/llama_venv/bin/python; --llama-cpp DIR: default /tmp/ref/llama.cpp;
+    python3 tools/make_gguf_mixed_models.py
+    (--llama-python PY: default python3; --llama-cpp DIR: default $LLAMA_CPP_DIR;
     --out DIR: default tests/data/gguf_mixed_models)
 
 The model, the converter, the stand-in vocabulary, the routing-margin seed search and llama.cpp's logits are
@@ -18,6 +18,7 @@ types are printed and stored in the logits file's metadata ("tensor_types").
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import subprocess
 import sys
@@ -59,8 +60,8 @@ def main():
     import make_gguf_kquant_models as m
     exec(OVERRIDES, {"m": m})
     p = argparse.ArgumentParser()
-    p.add_argument("--llama-python", default="/tmp/llama_venv/bin/python")
-    p.add_argument("--llama-cpp", type=Path, default=Path("/tmp/ref/llama.cpp"))
+    p.add_argument("--llama-python", default=os.environ.get("LLAMA_PYTHON", "/tmp/llama_venv/bin/python"))
+    p.add_argument("--llama-cpp", type=Path, default=Path(os.environ.get("LLAMA_CPP_DIR", "llama.cpp")))
     p.add_argument("--out", type=Path, default=ROOT / "tests" / "data" / "gguf_mixed_models")
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)

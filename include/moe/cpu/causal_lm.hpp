@@ -38,7 +38,7 @@
 #include "moe/error.hpp"
 #include "moe/layers/model_weights.hpp"
 #include "moe/model/description.hpp"
-#include "moe/precision/read_rows.hpp"
+#include "moe/tensor/read_rows.hpp"
 #include "moe/runtime/thread_pool.hpp"
 #include "moe/tensor/matrix_view.hpp"
 

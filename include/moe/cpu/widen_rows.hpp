@@ -8,7 +8,7 @@
 #include "moe/config/precision.hpp"
 #include "moe/cpu/eigen_maps.hpp"
 #include "moe/cpu/workspace.hpp"
-#include "moe/precision/read_rows.hpp"
+#include "moe/tensor/read_rows.hpp"
 
 namespace moe::cpu {
 

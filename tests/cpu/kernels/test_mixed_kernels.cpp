@@ -17,7 +17,7 @@
 #include "moe/cpu/linear.hpp"
 #include "moe/cpu/swiglu_runner.hpp"
 #include "moe/cpu/widen_rows.hpp"
-#include "moe/precision/read_rows.hpp"
+#include "moe/tensor/read_rows.hpp"
 #include "moe/runtime/thread_pool.hpp"
 
 namespace {

@@ -14,7 +14,7 @@
 //                    matrices of a Q4_K_M file; its Q6_K / Q8_0 ones make the real average ~5 bits).
 //   read_row / quantize_row
 //                    need the matrix's block type, which a bare row pointer lacks: read rows through
-//                    read_matrix_rows (precision/read_rows.hpp) with the view; quantize_row refuses (a float
+//                    read_matrix_rows (tensor/read_rows.hpp) with the view; quantize_row refuses (a float
 //                    checkpoint or random weights have no file types: use a fixed format such as q4_k or q8_0).
 #pragma once
 

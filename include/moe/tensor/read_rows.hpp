@@ -1,4 +1,4 @@
-// moe/precision/read_rows.hpp — matrix rows read as fp32 (widened or dequantized), for any storage format: the
+// moe/tensor/read_rows.hpp — matrix rows read as fp32 (widened or dequantized), for any storage format: the
 // embedding lookup and the few products that run through Eigen (cpu/widen_rows.hpp).
 //
 // A fixed-layout format's rows read with its traits' read_row; a gguf_mixed matrix's with the block type its view
