@@ -9,7 +9,8 @@
 //                       refused by a model of another block format (requantizing would add a second rounding).
 //   anything else       (Q4_1, Q2_K, IQ*, ...): refused, naming the tensor, its type and the model's format.
 // A weight_format::gguf_mixed model uses every Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K matrix in place with its own type
-// (mixed_block_format) and refuses the rest, F32 / F16 matrices included (vectors and routers are read as fp32).
+// (mixed_block_format), quantizes an F32 / F16 / BF16 matrix to Q8_0 at load (gguf_tensors.hpp, mixed_q8_0) and
+// refuses the rest (vectors and routers are read as fp32).
 #pragma once
 
 #include <cstddef>
@@ -47,7 +48,8 @@ constexpr std::optional<io::ggml_type> ggml_type_of_storage() {
 }
 
 // The fixed format whose blocks are a GGUF tensor of `type`, for weight_format::gguf_mixed (which keeps each
-// matrix's type): Q8_0, Q4_0, Q4_K, Q5_K, Q6_K; nullopt for the others (F32/F16, Q5_0, Q4_1, Q2_K, IQ*, …).
+// matrix's type in place): Q8_0, Q4_0, Q4_K, Q5_K, Q6_K; nullopt for the others (F32/F16/BF16: quantized to Q8_0
+// at load; Q5_0, Q4_1, Q2_K, IQ*, …: refused).
 constexpr std::optional<weight_format> mixed_block_format(io::ggml_type type) {
     switch (type) {
         case io::ggml_type::q8_0: return weight_format::q8_0;
@@ -103,7 +105,9 @@ inline bool dequantize(io::ggml_type type, const std::byte* bytes, std::int64_t 
 // The GGUF types a model storing its matrices as Storage reads: "F32, F16, BF16" (+ its own block type).
 template <class Storage>
 std::string readable_types() {
-    if constexpr (std::is_same_v<Storage, mixed_block>) return "Q8_0, Q4_0, Q4_K, Q5_K and Q6_K (each kept as it is)";
+    if constexpr (std::is_same_v<Storage, mixed_block>) {
+        return "Q8_0, Q4_0, Q4_K, Q5_K and Q6_K (each kept as it is) and F32, F16, BF16 (quantized to Q8_0)";
+    }
     std::string names = "F32, F16, BF16";
     if constexpr (ggml_type_of_storage<Storage>().has_value()) {
         names += " and " + std::string(io::name_of(*ggml_type_of_storage<Storage>()));

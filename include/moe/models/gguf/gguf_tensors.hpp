@@ -14,7 +14,7 @@
 //   MLA       kv_b_proj from attn_kv_b (older files) or from the split attn_k_b (stored transposed per head:
 //             row-major (H, R, nope)) and attn_v_b ((H, v, R)): rebuilt as HF's (H·(nope+v), R) in fp32 (then
 //             converted to the model's format: a quantized k_b/v_b is dequantized and, for a block format,
-//             quantized again, since k_b must be transposed).
+//             quantized again, since k_b must be transposed; Q8_0 for gguf_mixed, see mixed_q8_0).
 // Tensor types: see gguf_tensor_types.hpp. Every error names the file, the GGUF tensor and the HF name asked for.
 #pragma once
 
@@ -314,8 +314,10 @@ class tensor_source {
                 own(std::as_bytes(std::span<const float>(out)))};
     }
 
-    // gguf_mixed: the tensor in place, in the block type the file gives it (any of mixed_block_format's).
-    io::loaded_tensor<mixed_block> load_mixed(const part& p, bool finite) const {
+    // gguf_mixed: the tensor in place, in the block type the file gives it (any of mixed_block_format's); a float
+    // matrix (F32 / F16 / BF16, or kv_b_proj rebuilt from k_b / v_b) quantized to Q8_0 at load.
+    io::loaded_tensor<mixed_block> load_mixed(const part& p, bool finite) {
+        if (dtype_of(p.type)) return mixed_q8_0(p, finite);
         const auto format = mixed_block_format(p.type);
         if (!format) {
             throw error_in(p, "is " + std::string(io::name_of(p.type)) + ", which a model of format gguf_mixed cannot "
@@ -328,6 +330,30 @@ class tensor_source {
         if (finite) require_finite_dequantized(p);
         // The mapping is read-only memory with no C++ objects in it; reading it as bytes of blocks is the mmap idiom.
         return {p.shape, reinterpret_cast<const mixed_block*>(p.bytes.data()), p.label, file_->path(), layout};
+    }
+
+    // A float matrix in a gguf_mixed model, which holds only block types: quantized to Q8_0 (the q8_0 format's
+    // quantizer, ggml's quantize_row_q8_0) and owned here. Q8_0 because it is the most precise type of the mix (8
+    // bits and one f16 scale per 32 weights: rounding error at most 1/254 of each block's max |w|) and the one
+    // llama.cpp's quantizer itself falls back to where a K-quant cannot hold a row (Q6_K and the output). The
+    // product then runs on Q8_0 activations, as the rest of the mix does; llama.cpp multiplies an F16 matrix in
+    // f16. A row must be a multiple of 32 wide (llama.cpp keeps F16 exactly where it is not): refused otherwise.
+    io::loaded_tensor<mixed_block> mixed_q8_0(const part& p, bool finite) {
+        using q8_0 = weight_format_traits<weight_format::q8_0>;
+        const std::int64_t cols = p.shape.empty() ? 1 : p.shape.back();
+        if (cols % q8_0::block_width != 0) {
+            throw error_in(p, "is " + std::string(io::name_of(p.type)) + " with rows " + std::to_string(cols) +
+                               " wide: a model of format gguf_mixed holds a float matrix as Q8_0, whose rows are "
+                               "multiples of " + std::to_string(q8_0::block_width) + " wide");
+        }
+        io::tensor_info info{p.label, *dtype_of(p.type), p.shape, 0, p.bytes.size()};
+        const io::tensor_ref ref{&info, p.bytes, file_->path()};
+        if (finite) io::require_finite(ref);
+        const auto blocks = io::load_tensor_quantized<q8_0::storage>(ref);
+        const auto& kept = own(std::as_bytes(blocks.span()));
+        // Owned bytes (aligned by operator new), read as blocks like the mapping is.
+        return {p.shape, reinterpret_cast<const mixed_block*>(kept.data()), p.label, file_->path(),
+                mixed_layout_of(weight_format::q8_0)};
     }
 
     // A quantized embedding / LM head / router: every value dequantized and checked.
