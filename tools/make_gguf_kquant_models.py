@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A tiny Qwen3-MoE as llama.cpp's own K-quant (and Q4_0) GGUF files, with llama.cpp's logits on each.
 
-Usage (from the repository root; the driver runs under /tmp/venv (torch, transformers, gguf-py) and calls
+Usage (from the repository root; the driver runs under a Python with torch, transformers and gguf-py and calls
 llama-cpp-python's interpreter for the quantizer and the logits):
     python3 tools/make_gguf_kquant_models.py
     (--llama-python PY: the Python with llama-cpp-python, default $LLAMA_PYTHON or this one; --llama-cpp DIR: llama.cpp's source tree for its

@@ -3,10 +3,10 @@
 tests of tests/models/test_gguf_mixed_model.cpp (weight_format::gguf_mixed with matrices it cannot hold as they are:
 the split attn_k_b / attn_v_b, an F16 matrix).
 
-Usage (from the repository root; runs under /tmp/venv (torch, transformers, gguf-py) and calls llama-cpp-python's
+Usage (from the repository root; runs under a Python with torch, transformers and gguf-py and calls llama-cpp-python's
 interpreter for the quantizer and the logits):
     python3 tools/make_gguf_mixed_deepseek_model.py
-    (--llama-python PY: default python3; --llama-cpp DIR: default $LLAMA_CPP_DIR;
+    (--llama-python PY: the Python with llama-cpp-python, default $LLAMA_PYTHON or this one; --llama-cpp DIR: default $LLAMA_CPP_DIR;
     --out DIR: default tests/data/gguf_mixed_models)
 
 1. A random DeepseekV3ForCausalLM (transformers, float32, weights drawn as tools/make_model_reference.py does) whose
@@ -159,7 +159,7 @@ def main():
     import make_gguf_mixed_models as mixed
     exec(OVERRIDES, {"m": m})
     p = argparse.ArgumentParser()
-    p.add_argument("--llama-python", default=os.environ.get("LLAMA_PYTHON", "/tmp/llama_venv/bin/python"))
+    p.add_argument("--llama-python", default=os.environ.get("LLAMA_PYTHON", sys.executable))
     p.add_argument("--llama-cpp", type=Path, default=Path(os.environ.get("LLAMA_CPP_DIR", "llama.cpp")))
     p.add_argument("--out", type=Path, default=ROOT / "tests" / "data" / "gguf_mixed_models")
     a = p.parse_args()

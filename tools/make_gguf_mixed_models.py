@@ -2,10 +2,10 @@
 """A tiny 8-expert Qwen3-MoE as llama.cpp's own Q4_K_M GGUF file (block types chosen per tensor), with llama.cpp's
 logits on it: the data of tests/models/test_gguf_mixed_model.cpp (weight_format::gguf_mixed).
 
-Usage (from the repository root; runs under /tmp/venv (torch, transformers, gguf-py) and calls llama-cpp-python's
+Usage (from the repository root; runs under a Python with torch, transformers and gguf-py and calls llama-cpp-python's
 interpreter for the quantizer and the logits):
     python3 tools/make_gguf_mixed_models.py
-    (--llama-python PY: default python3; --llama-cpp DIR: default $LLAMA_CPP_DIR;
+    (--llama-python PY: the Python with llama-cpp-python, default $LLAMA_PYTHON or this one; --llama-cpp DIR: default $LLAMA_CPP_DIR;
     --out DIR: default tests/data/gguf_mixed_models)
 
 The model, the converter, the stand-in vocabulary, the routing-margin seed search and llama.cpp's logits are
@@ -60,7 +60,7 @@ def main():
     import make_gguf_kquant_models as m
     exec(OVERRIDES, {"m": m})
     p = argparse.ArgumentParser()
-    p.add_argument("--llama-python", default=os.environ.get("LLAMA_PYTHON", "/tmp/llama_venv/bin/python"))
+    p.add_argument("--llama-python", default=os.environ.get("LLAMA_PYTHON", sys.executable))
     p.add_argument("--llama-cpp", type=Path, default=Path(os.environ.get("LLAMA_CPP_DIR", "llama.cpp")))
     p.add_argument("--out", type=Path, default=ROOT / "tests" / "data" / "gguf_mixed_models")
     a = p.parse_args()

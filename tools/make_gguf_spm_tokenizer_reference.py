@@ -31,7 +31,7 @@ and the 400 fuzz strings of fuzz_reference.json (BOS), in that order, llama.cpp'
 tricky.gguf the ids with and without BOS. sentencepiece_agreement.json: how often the sentencepiece library's
 tokenization of the written tokenizer.model equals `tokenizers`' records (strings without special tokens).
 
-Usage (two steps: the converter needs /tmp/venv, llama-cpp-python lives in /tmp/llama_venv):
+Usage (two steps: the converter needs torch + transformers, the second step llama-cpp-python):
   python3 tools/make_gguf_spm_tokenizer_reference.py            # writes the GGUFs and spm_reference
   python3 tools/make_gguf_spm_tokenizer_reference.py --llama-cpp  # adds llama.cpp's ids
 (needs sentencepiece + protobuf, transformers, tokenizers; the converter is imported from the llama.cpp tree.)

@@ -20,7 +20,7 @@ the one converter step replaced).
 Also writes bad/*.gguf: tiny files with one defect each (tokens not strings, token_type of the wrong length, a merge
 naming an unknown token, bos id out of range, unknown model, unknown pre, ...) for the error tests.
 
-When llama-cpp-python is installed (/tmp/llama_venv), `--llama-cpp` instead tokenizes the corpus with llama.cpp
+When llama-cpp-python is installed, `--llama-cpp` instead tokenizes the corpus with llama.cpp
 (vocab-only load of each GGUF) and writes llama_cpp_agreement.json: how often llama.cpp agrees with `tokenizers`.
 
 Usage:

@@ -1,10 +1,11 @@
 // moe_card — a checkpoint's model type as C++: the family's card (designated initialisers) and its CPU alias, read
-// from config.json, with the weight format chosen from the safetensors dtypes.
+// from config.json, with the weight format chosen from the safetensors dtypes; or from a llama.cpp GGUF file's
+// metadata, with the format chosen from its matrices' tensor types.
 //
-//   moe_card CHECKPOINT_DIR [--name NAME] [--weights FORMAT]
+//   moe_card CHECKPOINT_DIR|FILE.gguf [--name NAME] [--weights FORMAT]
 //       constexpr moe::qwen3_moe_config my_model{.vocab_size = 276, ...};
 //       using my_model_type = moe::cpu::qwen3_moe<my_model>;
-//   moe_card --header HEADER_PATH [--released] [--weights FORMAT] CHECKPOINT_DIR...
+//   moe_card --header HEADER_PATH [--released] [--weights FORMAT] CHECKPOINT_DIR|FILE.gguf...
 //       a header defining moe_models::checkpoint_models = moe::model_list<one type per distinct card>
 //       (joined with moe::cpu::released_models with --released); examples/moe_cli.cpp includes it through
 //       MOE_MODELS_HEADER (cmake/moe_models.cmake: moe_add_model_executable).
@@ -12,6 +13,9 @@
 // This is the one place that maps config.json to a card; the loader checks the card against the same config.json
 // when the model loads (moe::check_config), so a wrong mapping fails loudly. It reads config.json with the
 // library's hf_config (regular files only, clear errors) and the safetensors headers with moe::io::checkpoint.
+// A GGUF file goes through the loader's own mapping first: its family from general.architecture
+// (gguf::family_of), its metadata as a config.json (gguf::config_of), whose fields are then read as above, with
+// messages naming the GGUF keys.
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -24,12 +28,15 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
 #include "moe/excerpt.hpp"
 #include "moe/io/checkpoint.hpp"
+#include "moe/io/gguf_file.hpp"
 #include "moe/models/families.hpp"
+#include "moe/models/gguf/architectures.hpp"
 #include "moe/models/hf_config.hpp"
 
 namespace {
@@ -42,6 +49,7 @@ using moe::hf_config;
 struct card {
     std::string family;  // "qwen3_moe": moe::qwen3_moe_config, moe::cpu::qwen3_moe<...>
     std::vector<std::pair<std::string, std::string>> fields;
+    std::string note;    // a GGUF file: what the family and format were chosen from (a comment line)
 
     std::string initialisers() const {
         std::string s;
@@ -57,6 +65,13 @@ struct reader {
 
     // An integer field (first present key of `keys`); `absent` when missing (nullopt: required), `null` when JSON
     // null (default: as absent) — the same conventions as hf_config::expect_int.
+    // Throws the problem, named after the file; a field of a GGUF file is named by its key (hf_config::record).
+    [[noreturn]] void refuse(const std::string& what) {
+        c.record(what);
+        c.throw_if_mismatched();
+        throw config_error(c.file() + ": " + what);  // not reached: record() keeps every problem
+    }
+
     long integer(std::initializer_list<std::string_view> keys, std::optional<long> absent = std::nullopt,
                  std::optional<long> null = std::nullopt) {
         const nlohmann::json* value = nullptr;
@@ -68,37 +83,35 @@ struct reader {
             }
         if (value != nullptr && value->is_null() && null) return *null;
         if (value == nullptr || value->is_null()) {
-            if (!absent) throw config_error(c.file() + ": " + std::string(key) + " is missing");
+            if (!absent) refuse(std::string(key) + " is missing");
             return *absent;
         }
         if (!value->is_number_integer() && !value->is_number_unsigned())
-            throw config_error(c.file() + ": " + std::string(key) + " must be an integer, got " + moe::excerpt(value->dump()));
+            refuse(std::string(key) + " must be an integer, got " + moe::excerpt(value->dump()));
         // Card fields are int; a value outside [0, INT_MAX] cannot be a size.
         if (value->is_number_unsigned() ? value->get<unsigned long long>() > INT_MAX
                                         : (value->get<long long>() < 0 || value->get<long long>() > INT_MAX))
-            throw config_error(c.file() + ": " + std::string(key) + " is " + moe::excerpt(value->dump()) +
-                               ", outside [0, " + std::to_string(INT_MAX) + "]");
+            refuse(std::string(key) + " is " + moe::excerpt(value->dump()) + ", outside [0, " + std::to_string(INT_MAX) + "]");
         return static_cast<long>(value->get<long long>());
     }
     bool boolean(std::string_view key, bool absent) {
         const auto it = c.json().find(key);
         if (it == c.json().end() || it->is_null()) return absent;
         if (!it->is_boolean())
-            throw config_error(c.file() + ": " + std::string(key) + " must be true or false, got " + moe::excerpt(it->dump()));
+            refuse(std::string(key) + " must be true or false, got " + moe::excerpt(it->dump()));
         return it->get<bool>();
     }
     std::string string(std::string_view key, std::string_view absent) {
         const auto it = c.json().find(key);
         if (it == c.json().end() || it->is_null()) return std::string(absent);
         if (!it->is_string())
-            throw config_error(c.file() + ": " + std::string(key) + " must be a string, got " + moe::excerpt(it->dump()));
+            refuse(std::string(key) + " must be a string, got " + moe::excerpt(it->dump()));
         return it->get<std::string>();
     }
 
     void put(std::string name, long v) { out.fields.emplace_back(std::move(name), std::to_string(v)); }
     void put(std::string name, bool v) { out.fields.emplace_back(std::move(name), v ? "true" : "false"); }
     void put_text(std::string name, std::string v) { out.fields.emplace_back(std::move(name), std::move(v)); }
-    void refuse(const std::string& what) { throw config_error(c.file() + ": " + what); }
 
     // vocab_size, hidden_size, num_hidden_layers, num_attention_heads (+ GQA's kv heads and head_dim). Absent
     // fields take the defaults the library's checkpoint_conventions give them (transformers' config classes).
@@ -197,7 +210,8 @@ struct reader {
     }
 };
 
-const std::set<std::string> weight_formats{"fp32", "bf16", "fp16", "bf16_compute", "q8_0"};
+const std::set<std::string> weight_formats{"fp32", "bf16", "fp16", "bf16_compute", "q8_0",
+                                           "q4_0", "q4_k", "q5_k", "q6_k", "gguf_mixed"};
 
 // The format the checkpoint's matrices are stored in, so they are used in place: the dtype most 2-D tensors have.
 std::string weights_of(const fs::path& dir) {
@@ -220,9 +234,112 @@ std::string weights_of(const fs::path& dir) {
     }
 }
 
-card card_of(const fs::path& dir, const std::optional<std::string>& weights) {
-    hf_config config(dir / "config.json");
-    return reader{config, {}}.read(weights ? *weights : weights_of(dir));
+// ---- GGUF files ----
+
+// The tensor types of a GGUF file's matrices: how many tensors have each, and the first one (for messages). 1-D
+// tensors (norms, biases) and the routers (ffn_gate_inp, ffn_gate_inp_shexp: read as fp32 whatever their type) are
+// not matrices of the weight format.
+struct matrix_type {
+    long tensors = 0;
+    std::string first;
+};
+using matrix_types = std::map<moe::io::ggml_type, matrix_type>;
+
+matrix_types matrix_types_of(const moe::io::gguf_file& file) {
+    matrix_types types;
+    for (const auto& t : file.tensors()) {
+        if (t.ne.size() < 2 || t.name.find("ffn_gate_inp") != std::string::npos) continue;
+        auto& m = types[t.type];
+        if (m.tensors++ == 0) m.first = t.name;
+    }
+    return types;
+}
+
+// "3 Q4_K, 2 Q6_K": the types in ggml's order.
+std::string describe(const matrix_types& types) {
+    std::string s;
+    for (const auto& [type, m] : types)
+        s += (s.empty() ? "" : ", ") + std::to_string(m.tensors) + " " + std::string(moe::io::name_of(type));
+    return s;
+}
+
+// The format that uses the file's matrices as they are: one block type → its format (float matrices besides it are
+// quantized at load); several of the block types moe multiplies → gguf_mixed (each matrix keeps its type); floats
+// only → the type most matrices have (F32 → fp32, F16 → fp16, BF16 → bf16). Anything else names a tensor and the
+// way out.
+std::string gguf_weights_of(const moe::io::gguf_file& file, const matrix_types& types) {
+    if (types.empty()) throw config_error(file.path() + ": the file has no matrices (2-D tensors besides the routers)");
+    std::vector<std::string> blocks;  // the block formats, e.g. "q4_k"
+    const matrix_types::value_type* most_float = nullptr;
+    for (const auto& entry : types) {
+        const auto& [type, m] = entry;
+        if (moe::gguf::dtype_of(type)) {
+            if (!most_float || m.tensors > most_float->second.tensors) most_float = &entry;
+        } else if (const auto format = moe::gguf::mixed_block_format(type)) {
+            blocks.emplace_back(moe::name_of(*format));
+        } else {
+            throw config_error(file.path() + ": " + moe::excerpt(m.first) + " is " + std::string(moe::io::name_of(type)) +
+                               (m.tensors > 1 ? " (and " + std::to_string(m.tensors - 1) + " more matrices)" : "") +
+                               "; moe reads F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K matrices");
+        }
+    }
+    if (blocks.size() == 1) return blocks[0];
+    if (blocks.size() > 1) {
+        if (most_float != nullptr) {
+            throw config_error(file.path() + ": the matrices mix block types with floats (" + describe(types) + "; " +
+                               moe::excerpt(most_float->second.first) + " is " +
+                               std::string(moe::io::name_of(most_float->first)) +
+                               "): weight_format::gguf_mixed keeps block types only; --weights fp32 dequantizes every "
+                               "matrix at load (4 bytes per weight)");
+        }
+        return "gguf_mixed";
+    }
+    switch (*moe::gguf::dtype_of(most_float->first)) {
+        case moe::io::dtype::f32: return "fp32";
+        case moe::io::dtype::f16: return "fp16";
+        default: return "bf16";
+    }
+}
+
+// The config of a file's family, read by the family's own GGUF mapping (a run-time family, a compile-time mapping).
+hf_config gguf_config_of(const moe::io::gguf_file& file, moe::model_family family) {
+    using F = moe::model_family;
+    switch (family) {
+        case F::mixtral: return moe::gguf::config_of<F::mixtral>(file);
+        case F::qwen2_moe: return moe::gguf::config_of<F::qwen2_moe>(file);
+        case F::qwen3_moe: return moe::gguf::config_of<F::qwen3_moe>(file);
+        case F::olmoe: return moe::gguf::config_of<F::olmoe>(file);
+        case F::deepseek_v2: return moe::gguf::config_of<F::deepseek_v2>(file);
+        case F::deepseek_v3: return moe::gguf::config_of<F::deepseek_v3>(file);
+    }
+    throw config_error(file.path() + ": no GGUF mapping for this family");
+}
+
+card gguf_card_of(const fs::path& path, const std::optional<std::string>& weights) {
+    const moe::io::gguf_file file(path);  // the header and tensor table, checked; no tensor data is read
+    const moe::model_family family = moe::gguf::family_of(file);
+    hf_config config = gguf_config_of(file, family);
+    config.throw_if_mismatched();  // what the mapping refused (an unsupported RoPE scaling, a wrong metadata type)
+    const matrix_types types = matrix_types_of(file);
+    const std::string format = weights ? *weights : gguf_weights_of(file, types);
+    card k = reader{config, {}}.read(format);
+    k.note = "general.architecture " + moe::excerpt(file.optional_string("general.architecture").value_or("")) +
+             "; matrices: " + describe(types) + " (routers and vectors aside) → " +
+             (weights ? "--weights " + format : "weight_format::" + format);
+    return k;
+}
+
+// A GGUF file (any regular file, or a missing *.gguf: the GGUF reader refuses a wrong one, naming it) or a checkpoint
+// directory.
+bool is_file(const fs::path& path) {
+    std::error_code ec;
+    return fs::is_regular_file(path, ec) || (path.extension() == ".gguf" && !fs::is_directory(path, ec));
+}
+
+card card_of(const fs::path& path, const std::optional<std::string>& weights) {
+    if (is_file(path)) return gguf_card_of(path, weights);
+    hf_config config(path / "config.json");
+    return reader{config, {}}.read(weights ? *weights : weights_of(path));
 }
 
 // "tiny-reasoner" → "tiny_reasoner"; a C++ identifier whatever the directory is called.
@@ -238,11 +355,12 @@ std::string declaration(const std::string& name, const card& k, const char* inde
            indent + "using " + name + "_type = moe::cpu::" + k.family + "<" + name + ">;\n";
 }
 
-// The directory's name (the last non-empty component), e.g. "/models/a/" → "a".
+// The directory's name (the last non-empty component), e.g. "/models/a/" → "a"; a file's without its extension
+// ("/models/Qwen3-30B-A3B-Q4_K_M.gguf" → "Qwen3-30B-A3B-Q4_K_M").
 std::string directory_name(const fs::path& dir) {
     auto p = dir.lexically_normal();
     if (p.filename().empty()) p = p.parent_path();
-    return p.filename().string();
+    return is_file(p) ? p.stem().string() : p.filename().string();
 }
 
 constexpr std::size_t max_checkpoints = 256;  // one compiled type each: more is a build, not a list
@@ -266,16 +384,16 @@ void write_header(const fs::path& out, const std::vector<fs::path>& dirs, const 
         for (int n = 2; names.count(name); ++n) name = identifier(directory_name(dir)) + "_" + std::to_string(n);
         names.insert(name);
         seen.emplace(key, name);
-        body += "// " + dir.string() + "\n" + declaration(name, k, "");
+        body += "// " + dir.string() + (k.note.empty() ? "" : ": " + k.note) + "\n" + declaration(name, k, "");
         list += (list.empty() ? "" : ", ") + name + "_type";
     }
     // The checkpoints' types, then (--released) moe::cpu::released_models.
     std::string models = "moe::model_list<" + list + ">";
     if (released) models = "moe::join_model_lists<" + models + ", moe::cpu::released_models>";
     const std::string text =
-        "// Generated by moe_card (tools/moe_card.cpp) from the checkpoints' config.json — do not edit.\n"
+        "// Generated by moe_card (tools/moe_card.cpp) from the checkpoints' config.json or GGUF metadata — do not edit.\n"
         "#pragma once\n\n#include \"moe/models/cpu.hpp\"\n#include \"moe/models/load_model.hpp\"  // moe::model_list\n\nnamespace moe_models {\n\n" +
-        body + "\n// The types moe_cli / next_token try, in order (the first whose card matches config.json runs).\n" +
+        body + "\n// The types moe_cli / next_token try, in order (the first whose card matches the checkpoint runs).\n" +
         "using checkpoint_models = " + models + ";\n\n}  // namespace moe_models\n";
     // Rewritten only when it changes, so an unchanged checkpoint list does not rebuild the executables.
     std::string old;
@@ -289,9 +407,10 @@ void write_header(const fs::path& out, const std::vector<fs::path>& dirs, const 
 [[noreturn]] void usage(const std::string& problem) {
     std::fprintf(stderr,
                  "moe_card: %s\n"
-                 "usage: moe_card CHECKPOINT_DIR [--name NAME] [--weights FORMAT]     (prints the card and its type)\n"
-                 "       moe_card --header OUT.hpp [--released] [--weights FORMAT] CHECKPOINT_DIR...\n"
-                 "  FORMAT: fp32, bf16, fp16, bf16_compute or q8_0 (default: the checkpoint's matrix dtype)\n",
+                 "usage: moe_card CHECKPOINT_DIR|FILE.gguf [--name NAME] [--weights FORMAT]  (prints the card and its type)\n"
+                 "       moe_card --header OUT.hpp [--released] [--weights FORMAT] CHECKPOINT_DIR|FILE.gguf...\n"
+                 "  FORMAT: fp32, bf16, fp16, bf16_compute, q8_0, q4_0, q4_k, q5_k, q6_k or gguf_mixed\n"
+                 "          (default: the checkpoint's matrix dtype; a GGUF file's matrix types)\n",
                  problem.c_str());
     std::exit(2);
 }
@@ -320,14 +439,16 @@ int main(int argc, char** argv) {
     }
     try {
         if (header) {
-            if (dirs.empty() && !released) usage("give at least one checkpoint directory");
+            if (dirs.empty() && !released) usage("give at least one checkpoint directory or GGUF file");
             write_header(*header, dirs, weights, released);
             return 0;
         }
-        if (dirs.size() != 1) usage("give one checkpoint directory (or --header OUT.hpp and several)");
+        if (dirs.size() != 1) usage("give one checkpoint directory or GGUF file (or --header OUT.hpp and several)");
         if (name && identifier(*name) != *name) usage("--name must be a C++ identifier, got '" + moe::excerpt(*name) + "'");
         const card k = card_of(dirs[0], weights);
-        std::printf("#include \"moe/models/cpu.hpp\"\n\n%s", declaration(name ? *name : identifier(directory_name(dirs[0])), k).c_str());
+        const std::string note = k.note.empty() ? "" : "// " + dirs[0].filename().string() + ": " + k.note + "\n";
+        std::printf("#include \"moe/models/cpu.hpp\"\n\n%s%s", note.c_str(),
+                    declaration(name ? *name : identifier(directory_name(dirs[0])), k).c_str());
     } catch (const std::exception& e) {
         std::fprintf(stderr, "moe_card: %s\n", e.what());
         return 1;
