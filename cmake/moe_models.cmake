@@ -2,13 +2,15 @@
 #
 #   moe_add_model_executable(my_cli CHECKPOINTS /models/a /models/b)             # moe_cli for these checkpoints
 #   moe_add_model_executable(my_next SOURCE next_token CHECKPOINTS /models/a)    # or next_token, or your own .cpp
-#   moe_model_header(<out.hpp> CHECKPOINTS dir... [RELEASED] [WEIGHTS fmt] [TARGET tgt])   # the header alone
+#   moe_add_model_executable(my_cli CHECKPOINTS /models/Qwen3-30B-A3B-Q4_K_M.gguf)   # llama.cpp GGUF files too
+#   moe_model_header(<out.hpp> CHECKPOINTS dir|file.gguf... [RELEASED] [WEIGHTS fmt] [TARGET tgt])   # the header alone
 #
 # A model type is fixed at compile time, so the checkpoints' types are generated at build time: moe_card
-# (tools/moe_card.cpp, built for the host from source) reads each config.json and safetensors header and writes a
-# header defining moe_models::checkpoint_models; the program includes it through MOE_MODELS_HEADER. The header is
-# regenerated when a config.json changes. RELEASED adds the released checkpoints' types (Qwen3-30B-A3B, Mixtral
-# 8x7B, ...); WEIGHTS overrides the weight format chosen from the dtypes (e.g. q8_0). Needs moe::cpu and moe::io.
+# (tools/moe_card.cpp, built for the host from source) reads each config.json and safetensors header (or each GGUF
+# file's metadata and tensor table) and writes a header defining moe_models::checkpoint_models; the program includes
+# it through MOE_MODELS_HEADER. The header is regenerated when a config.json (or GGUF file) changes. RELEASED adds
+# the released checkpoints' types (Qwen3-30B-A3B, Mixtral 8x7B, ...); WEIGHTS overrides the weight format chosen
+# from the dtypes or GGUF tensor types (e.g. q8_0). Needs moe::cpu and moe::io.
 # Cross-compiling: set MOE_CARD_EXECUTABLE to a moe_card built for the build machine.
 #
 # Included by moe's CMakeLists.txt (add_subdirectory, FetchContent) and by moeConfig.cmake (find_package).
@@ -55,11 +57,15 @@ function(moe_model_header out)
   set(_depends)
   foreach(_dir IN LISTS ARG_CHECKPOINTS)
     get_filename_component(_dir "${_dir}" ABSOLUTE)
-    if(NOT EXISTS "${_dir}/config.json")
-      message(FATAL_ERROR "moe_model_header(${out}): ${_dir} has no config.json (give checkpoint directories)")
+    if(EXISTS "${_dir}" AND NOT IS_DIRECTORY "${_dir}")
+      list(APPEND _depends "${_dir}")  # a GGUF file: its metadata is the config (moe_card refuses any other file)
+    elseif(EXISTS "${_dir}/config.json")
+      list(APPEND _depends "${_dir}/config.json")
+    else()
+      message(FATAL_ERROR "moe_model_header(${out}): ${_dir} is neither a checkpoint directory with config.json nor "
+                          "a GGUF file")
     endif()
     list(APPEND _dirs "${_dir}")
-    list(APPEND _depends "${_dir}/config.json")
   endforeach()
   set(_flags)
   if(ARG_RELEASED)
