@@ -6,7 +6,13 @@
 //                                                128-token prefill and 64 greedy decode steps; prints one line:
 //                                                "prefill_tps decode_tps decode_bytes_per_token prefill_flops_per_token
 //                                                 tok0 tok1 ... tok63" (greedy tokens after the prompt);
-//                                                --logits writes the fp32 logits after the prompt (raw, V floats)
+//                                                --logits writes the fp32 logits after the prompt (raw, V floats);
+//                                                stderr's last line: "load load_s first_token_s peak_rss_bytes"
+//                                                (open → loaded, open → the prompt's first token, VmHWM at the end)
+//   bench_e2e --run-gguf MODEL PRECISION FILE THREADS [--logits FILE]
+//                                                the same from a GGUF file (llama.cpp's names and block types), so
+//                                                both engines read the same file: q8_0, q4_0, q4_k used in place,
+//                                                gguf_mixed keeps each matrix's block type (llama.cpp's Q4_K_M)
 //   bench_e2e --bandwidth THREADS               read bandwidth (GB/s) of a 1 GiB buffer
 //   bench_e2e --fma-peak THREADS                fp32 FMA peak (GFLOP/s): independent 512-bit (or widest) FMAs
 //   bench_e2e --bf16-dot-peak THREADS           bf16 dot-product peak (GFLOP/s): independent vdpbf16ps (0 without)
@@ -16,7 +22,8 @@
 // parameters, 0.48 B active) or qwen2 (Qwen2-MoE-shaped: width 1024, 12 layers, 16/16 heads with q/k/v bias, 16
 // experts of width 1408, top-4, a gated shared expert of width 5632, vocabulary 32000: 1.15 B, 0.50 B active).
 // PRECISION: fp32 (bf16 file converted on load), bf16 / bf16_compute (used in place from the mapping) or q8_0
-// (quantized on load to llama.cpp's Q8_0 blocks).
+// (quantized on load to llama.cpp's Q8_0 blocks); from a GGUF file also q4_0, q4_k and gguf_mixed (mixtral only:
+// qwen2's 1408-wide experts are not whole 256-weight K-quant blocks, and llama.cpp stores that matrix as Q5_0).
 // bench/run_vs_llama_cpp.py drives this and llama.cpp side by side.
 #include <algorithm>
 #include <chrono>
@@ -63,6 +70,10 @@ constexpr moe::mixtral_config mixtral_bf16c = mixtral_card(moe::weight_format::b
 constexpr moe::qwen2_moe_config qwen2_bf16c = qwen2_card(moe::weight_format::bf16_compute);
 constexpr moe::mixtral_config mixtral_q8 = mixtral_card(moe::weight_format::q8_0);
 constexpr moe::qwen2_moe_config qwen2_q8 = qwen2_card(moe::weight_format::q8_0);
+constexpr moe::mixtral_config mixtral_q4_0 = mixtral_card(moe::weight_format::q4_0);
+constexpr moe::qwen2_moe_config qwen2_q4_0 = qwen2_card(moe::weight_format::q4_0);
+constexpr moe::mixtral_config mixtral_q4_k = mixtral_card(moe::weight_format::q4_k);
+constexpr moe::mixtral_config mixtral_mixed = mixtral_card(moe::weight_format::gguf_mixed);
 
 struct tensor_spec {
     std::string name;
@@ -178,14 +189,26 @@ void touch_mapping(const std::filesystem::path& file) {
     }
 }
 
+// Peak resident memory of this process so far (VmHWM of /proc/self/status), bytes; 0 where it cannot be read.
+long long peak_rss_bytes() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::atoll(line.c_str() + 6) * 1024;  // "VmHWM:  123456 kB"
+    return 0;
+}
+
+// source: a checkpoint directory or a .gguf file (load_model tells them apart).
 template <class Model>
-int run(const std::filesystem::path& dir, int threads, const std::string& logits_path) {
+int run(const std::filesystem::path& source, int threads, const std::string& logits_path) {
     // Weights read into transparent huge pages (load_options::memory) unless MOE_BENCH_MAPPED=1 asks for the
     // plain file mapping; either way every page is resident before timing.
     const bool mapped = std::getenv("MOE_BENCH_MAPPED") != nullptr && std::string(std::getenv("MOE_BENCH_MAPPED")) == "1";
-    auto model = moe::load_model<Model>(dir, {.max_positions = prompt_tokens + decode_tokens + 8,
-                                              .memory = mapped ? moe::io::file_memory::mapped : moe::io::file_memory::huge_pages});
-    if (mapped) touch_mapping(dir / "model.safetensors");
+    const auto opened = clock_type::now();
+    auto model = moe::load_model<Model>(source, {.max_positions = prompt_tokens + decode_tokens + 8,
+                                                 .memory = mapped ? moe::io::file_memory::mapped : moe::io::file_memory::huge_pages});
+    const double load_seconds = std::chrono::duration<double>(clock_type::now() - opened).count();
+    double first_token_seconds = 0;
     moe::cpu::thread_pool pool(threads);
     std::vector<std::int32_t> prompt(prompt_tokens);
     for (int i = 0; i < prompt_tokens; ++i) prompt[static_cast<std::size_t>(i)] = (i * 7919 + 13) % V;
@@ -194,6 +217,9 @@ int run(const std::filesystem::path& dir, int threads, const std::string& logits
     {  // warm-up: a prompt (every expert of every layer is read) and a few decode steps
         auto warm = model.new_sequence(prompt_tokens + 8);
         model.forward(prompt, warm, logits.view(), pool);
+        (void)argmax();  // open → first token: loading plus the prompt (mapped: the pages it faults in too)
+        first_token_seconds = std::chrono::duration<double>(clock_type::now() - opened).count();
+        if (mapped) touch_mapping(std::filesystem::is_directory(source) ? source / "model.safetensors" : source);
         for (int i = 0; i < 4; ++i) {
             const std::int32_t t = argmax();
             model.forward(std::span<const std::int32_t>(&t, 1), warm, logits.view(), pool);
@@ -220,7 +246,8 @@ int run(const std::filesystem::path& dir, int threads, const std::string& logits
         model.forward(std::span<const std::int32_t>(&t, 1), seq, logits.view(), pool);
     }
     const double decode = std::chrono::duration<double>(clock_type::now() - start).count();
-    // Bytes one decode step reads: every active weight (one embedding row) in its storage format, routers in fp32.
+    // Bytes one decode step reads: every active weight (one embedding row) in its storage format, routers in fp32
+    // (gguf_mixed: counted at Q4_K's rate; run_vs_llama_cpp.py counts a GGUF file's real tensor bytes).
     constexpr double weight_bytes = moe::bytes_per_weight(Model::config.weights);  // q8_0: 34 / 32
     constexpr auto c = std::tuple_element_t<0, typename Model::layers_type>::value_type::feed_forward_type::config;
     const double router_extra = double(Model::layer_count) * c.experts * D * (4.0 - weight_bytes);
@@ -232,6 +259,7 @@ int run(const std::filesystem::path& dir, int threads, const std::string& logits
     std::printf("%.3f %.3f %.0f %.0f", prompt_tokens / prefill, decode_tokens / decode, decode_bytes, prefill_flops);
     for (auto t : generated) std::printf(" %d", t);
     std::printf("\n");
+    std::fprintf(stderr, "load %.3f %.3f %lld\n", load_seconds, first_token_seconds, peak_rss_bytes());
     return 0;
 }
 
@@ -341,8 +369,9 @@ double int8_dot_peak(int threads) {
 int usage() {
     std::fprintf(stderr,
                  "usage: bench_e2e --write MODEL DIR | --run MODEL PRECISION DIR THREADS [--logits FILE] | "
+                 "--run-gguf MODEL PRECISION FILE THREADS [--logits FILE] | "
                  "--bandwidth THREADS | --fma-peak THREADS | --bf16-dot-peak THREADS | --int8-dot-peak THREADS   (MODEL: mixtral|qwen2, "
-                 "PRECISION: fp32|bf16|bf16_compute|q8_0)\n");
+                 "PRECISION: fp32|bf16|bf16_compute|q8_0; from GGUF also q4_0, q4_k and gguf_mixed (mixtral))\n");
     return 2;
 }
 
@@ -355,10 +384,21 @@ int main(int argc, char** argv) {
     if (a.size() == 2 && a[0] == "--fma-peak") return std::printf("%.1f\n", fma_peak(std::stoi(a[1]))) < 0;
     if (a.size() == 2 && a[0] == "--bf16-dot-peak") return std::printf("%.1f\n", bf16_dot_peak(std::stoi(a[1]))) < 0;
     if (a.size() == 2 && a[0] == "--int8-dot-peak") return std::printf("%.1f\n", int8_dot_peak(std::stoi(a[1]))) < 0;
-    if ((a.size() == 5 || a.size() == 7) && a[0] == "--run") {
+    if ((a.size() == 5 || a.size() == 7) && (a[0] == "--run" || a[0] == "--run-gguf")) {
         const std::string logits = a.size() == 7 && a[5] == "--logits" ? a[6] : "";
         const int threads = std::stoi(a[4]);
         const std::filesystem::path dir = a[3];
+        // The 4-bit formats are run from GGUF files only: the point is the file llama.cpp's quantizer made.
+        if (a[0] == "--run-gguf" && !std::filesystem::is_regular_file(dir)) {
+            std::fprintf(stderr, "bench_e2e: %s is not a GGUF file\n", dir.c_str());
+            return 2;
+        }
+        if (a[0] == "--run-gguf") {
+            if (a[1] == "mixtral" && a[2] == "q4_0") return run<moe::cpu::mixtral<mixtral_q4_0>>(dir, threads, logits);
+            if (a[1] == "qwen2" && a[2] == "q4_0") return run<moe::cpu::qwen2_moe<qwen2_q4_0>>(dir, threads, logits);
+            if (a[1] == "mixtral" && a[2] == "q4_k") return run<moe::cpu::mixtral<mixtral_q4_k>>(dir, threads, logits);
+            if (a[1] == "mixtral" && a[2] == "gguf_mixed") return run<moe::cpu::mixtral<mixtral_mixed>>(dir, threads, logits);
+        }
         if (a[1] == "mixtral" && a[2] == "fp32") return run<moe::cpu::mixtral<mixtral_fp32>>(dir, threads, logits);
         if (a[1] == "mixtral" && a[2] == "bf16") return run<moe::cpu::mixtral<mixtral_bf16>>(dir, threads, logits);
         if (a[1] == "qwen2" && a[2] == "fp32") return run<moe::cpu::qwen2_moe<qwen2_fp32>>(dir, threads, logits);

@@ -11,13 +11,27 @@ dummy SentencePiece vocabulary) with the `gguf` package. Precisions and the GGUF
     bf16_compute  bf16 x bf16 products; model-bf16.gguf
     bf16          bf16 weights, fp32 activations; model-bf16.gguf
     fp32          model-fp32.gguf
+and, both engines reading the SAME GGUF file (ours with bench_e2e --run-gguf; llama.cpp's quantizer makes the 4-bit
+files from model-bf16.gguf through llama_cpp.llama_model_quantize, and the script prints each file's tensor-type
+histogram):
+    gguf_q8_0     model-q8_0.gguf above, used in place (next to q8_0's quantize-at-load: the loading-time rows)
+    q4_0          model-q4_0.gguf: pure Q4_0 (every matrix; norms and routers F32)
+    q4_k          model-q4_k.gguf: pure Q4_K (ftype MOSTLY_Q4_K_S with pure = True)
+    q4_k_m        model-q4_k_m.gguf: llama.cpp's Q4_K_M mixture (Q4_K, Q6_K, ...), ours as weight_format::gguf_mixed
+The K-quant files are made for the mixtral shape only: qwen2's expert down projections are 1408 wide, not whole
+256-weight blocks, and llama.cpp stores them as Q5_0 instead (llama-quant.cpp, tensor_type_fallback), which moe
+does not read. For the GGUF precisions decode bytes per token are counted from the file's own tensor sizes (every
+tensor read by a decode step: top_k / experts of the merged expert tensors, one embedding row).
 Then, per precision and thread count, it alternates runs of ours and llama.cpp (each in a fresh process, weights
 resident and warmed before timing) with a read-bandwidth measurement, and reports ours / llama.cpp, decode bytes/s
 against that bandwidth and prefill FLOP/s against a measured peak: the bf16 dot-product peak for bf16_compute, the
 int8 dot-product peak (bench_e2e --int8-dot-peak, 2 ops per int8 multiply-add) for q8_0 where bench_e2e has that
-probe, else the fp32 FMA peak. Without llama-cpp-python it reports our rows only.
+probe, else the fp32 FMA peak. A second table gives, per row, what loading costs: seconds from opening the file
+to loaded and to the prompt's first token (file in the page cache), peak RSS (VmHWM) against the file size, and
+llama.cpp's decode bytes/s. Without llama-cpp-python it reports our rows only.
 """
 import argparse
+import collections
 import json
 import os
 import struct
@@ -163,10 +177,69 @@ def write_gguf(model, st_path, out_path, precision):
     w.close()
 
 
+# GGUF precisions: ours' weight format (bench_e2e --run-gguf), the file, and the llama.cpp ftype + pure flag that
+# makes it from model-bf16.gguf (None: model-q8_0.gguf, written by write_gguf).
+GGUF_PRECISIONS = {
+    "gguf_q8_0": ("q8_0", "model-q8_0.gguf", None, None),
+    "q4_0": ("q4_0", "model-q4_0.gguf", "LLAMA_FTYPE_MOSTLY_Q4_0", True),
+    "q4_k": ("q4_k", "model-q4_k.gguf", "LLAMA_FTYPE_MOSTLY_Q4_K_S", True),
+    "q4_k_m": ("gguf_mixed", "model-q4_k_m.gguf", "LLAMA_FTYPE_MOSTLY_Q4_K_M", False),
+}
+# Shapes a GGUF precision cannot be made in (see the module docstring).
+K_QUANT_SHAPES = ("mixtral",)
+
+
+def quantize_gguf(src, out_path, ftype, pure, threads=2):
+    """llama.cpp's own quantizer: src (an F32/BF16 GGUF) → out_path in `ftype` (pure: every matrix that type)."""
+    import llama_cpp
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.nthread = threads
+    params.ftype = getattr(llama_cpp, ftype)
+    params.pure = pure
+    rc = llama_cpp.llama_model_quantize(src.encode(), out_path.encode(), params)
+    if rc != 0:
+        raise RuntimeError(f"llama_model_quantize({src} -> {out_path}, {ftype}) returned {rc}")
+
+
+def type_histogram(path):
+    """{ggml type name: tensor count} of a GGUF file (gguf-py's reader)."""
+    import gguf
+    return dict(collections.Counter(t.tensor_type.name for t in gguf.GGUFReader(path).tensors))
+
+
+def active_bytes(path, model):
+    """Bytes a decode step reads from the GGUF file: every tensor, top_k / experts of the merged expert tensors,
+    one row of the embedding."""
+    import gguf
+    s = SHAPES[model]
+    total = 0
+    for t in gguf.GGUFReader(path).tensors:
+        n = int(t.n_bytes)
+        if t.name == "token_embd.weight":
+            n //= V
+        elif "_exps." in t.name:
+            n = n * s["top_k"] // s["experts"]
+        total += n
+    return total
+
+
+def peak_rss_bytes():
+    """VmHWM of this process (bytes), 0 where /proc cannot tell."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def llama_child(gguf_path, threads, logits_path):
     """Runs in a fresh process: load, warm up, time a 128-token prefill and 64 greedy decode steps."""
     import ctypes
     import llama_cpp
+    opened = time.perf_counter()
     llm = llama_cpp.Llama(model_path=gguf_path, n_ctx=PROMPT + DECODE + 16, n_batch=512, n_ubatch=512,
                           n_threads=threads, n_threads_batch=threads,
                           use_mmap=os.environ.get("MOE_LLAMA_MMAP", "1") == "1", verbose=False)
@@ -194,7 +267,10 @@ def llama_child(gguf_path, threads, logits_path):
         p = llama_cpp.llama_get_logits_ith(ctx, -1)
         return np.ctypeslib.as_array(p, shape=(V,)).copy()
 
+    loaded = time.perf_counter() - opened
     decode(prompt, 0)  # warm-up: every expert of every layer is read
+    int(np.argmax(last_logits()))
+    first_token = time.perf_counter() - opened  # open → the prompt's first token (mmap: its page faults too)
     for i in range(4):
         decode([int(np.argmax(last_logits()))], PROMPT + i)
     prefill = 1e30
@@ -217,11 +293,21 @@ def llama_child(gguf_path, threads, logits_path):
         logits = last_logits()
     dt = time.perf_counter() - start
     print(f"{PROMPT / prefill:.3f} {DECODE / dt:.3f} 0 0 " + " ".join(map(str, generated)))
+    # As bench_e2e reports it; this python process's own RSS (interpreter, numpy) is included.
+    print(f"load {loaded:.3f} {first_token:.3f} {peak_rss_bytes()}", file=sys.stderr)
 
 
 def run(cmd):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    return out.split()
+    return run_with_load(cmd)[0]
+
+
+def run_with_load(cmd):
+    """stdout's last line split, and the [load_s, first_token_s, peak_rss_bytes] of stderr's last "load" line."""
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-3000:]}")
+    load = [line.split()[1:] for line in p.stderr.splitlines() if line.startswith("load ")]
+    return p.stdout.strip().splitlines()[-1].split(), (list(map(float, load[-1])) if load else None)
 
 
 def optional_peak(bench, flag, threads):
@@ -273,34 +359,64 @@ def main():
         if not os.path.exists(st):
             subprocess.run([bench, "--write", model, d], check=True)
         for precision in args.precisions.split(","):
+            gguf_run = GGUF_PRECISIONS.get(precision)
+            if gguf_run and gguf_run[2] and model not in K_QUANT_SHAPES and precision != "q4_0":
+                print(f"{model} {precision}: skipped (1408-wide expert down projections are not whole K-quant "
+                      "blocks; llama.cpp stores them as Q5_0, which moe does not read)", file=sys.stderr)
+                continue
+            if gguf_run and not have_llama:
+                print(f"{model} {precision}: skipped (needs gguf + llama-cpp-python to make the file)", file=sys.stderr)
+                continue
             # bf16_compute (bf16 x bf16 products) runs next to llama.cpp's BF16 model, which multiplies the same way;
             # q8_0 (ours quantizes the bf16 checkpoint at load) next to model-q8_0.gguf, quantized from the same values.
-            file_precision = {"bf16_compute": "bf16", "bf16": "bf16", "fp32": "fp32", "q8_0": "q8_0"}[precision]
+            file_precision = {"bf16_compute": "bf16", "bf16": "bf16", "fp32": "fp32", "q8_0": "q8_0",
+                              "gguf_q8_0": "q8_0"}.get(precision, "bf16")
             g = os.path.join(d, f"model-{file_precision}.gguf")
             if have_llama and not os.path.exists(g):
                 print(f"writing {g}", file=sys.stderr)
                 write_gguf(model, st, g + ".tmp", file_precision)
                 os.replace(g + ".tmp", g)
+            file_bytes = active = None
+            if gguf_run:  # both engines read this file
+                if gguf_run[2]:
+                    src, g = g, os.path.join(d, gguf_run[1])
+                    if not os.path.exists(g):
+                        print(f"quantizing {src} -> {g} ({gguf_run[2]}, pure={gguf_run[3]})", file=sys.stderr)
+                        quantize_gguf(src, g + ".tmp", gguf_run[2], gguf_run[3])
+                        os.replace(g + ".tmp", g)
+                print(f"{g}: tensor types {type_histogram(g)}", file=sys.stderr, flush=True)
+                file_bytes, active = os.path.getsize(g), active_bytes(g, model)
+            elif precision == "q8_0":
+                file_bytes = os.path.getsize(st)
             for threads in map(int, args.threads.split(",")):
                 best = {"ours": None, "llama": None}
                 bw = []
                 for rep in range(args.reps):
                     for who in (["ours", "llama"] if have_llama else ["ours"]):
                         logits = os.path.join(d, f"logits-{who}-{precision}.f32") if rep == 0 else ""
-                        if who == "ours":
-                            cmd = [bench, "--run", model, precision, d, str(threads)] + (["--logits", logits] if logits else [])
+                        if who == "ours" and gguf_run:
+                            cmd = [bench, "--run-gguf", model, gguf_run[0], g, str(threads)]
+                        elif who == "ours":
+                            cmd = [bench, "--run", model, precision, d, str(threads)]
                         else:
                             cmd = [sys.executable, os.path.abspath(__file__), "--bench", bench,
                                    "--llama-child", g, str(threads), logits]
-                        r = run(cmd)
+                        if who == "ours" and logits:
+                            cmd += ["--logits", logits]
+                        r, load = run_with_load(cmd)
                         rec = dict(prefill=float(r[0]), decode=float(r[1]), tokens=list(map(int, r[4:])),
-                                   bytes=float(r[2]), flops=float(r[3]))
+                                   bytes=float(active if active else r[2]), flops=float(r[3]),
+                                   load=load[0] if load else None, first=load[1] if load else None,
+                                   rss=load[2] if load else None)
                         b = best[who]
                         if b is None:
                             best[who] = rec
-                        else:
+                        else:  # fastest of the repetitions; the highest RSS
                             b["prefill"] = max(b["prefill"], rec["prefill"])
                             b["decode"] = max(b["decode"], rec["decode"])
+                            if load:
+                                b["load"], b["first"] = min(b["load"], load[0]), min(b["first"], load[1])
+                                b["rss"] = max(b["rss"], load[2])
                         bw.append(float(run([bench, "--bandwidth", str(threads)])[0]))
                         # The peaks too, next to the runs: a probe disturbed once must not set the roofline.
                         peaks[threads] = max(peaks[threads], float(run([bench, "--fma-peak", str(threads)])[0]))
@@ -317,7 +433,9 @@ def main():
                 elif precision == "q8_0" and int8_peaks[threads]:
                     peak_name = "int8 dot"
                 row = dict(model=model, precision=precision, threads=threads, ours=o, llama=l, bandwidth=max(bw),
-                           peak_name=peak_name)
+                           peak_name=peak_name, file_bytes=file_bytes)
+                if l is not None and not l["flops"]:
+                    l["bytes"], l["flops"] = o["bytes"], o["flops"]  # the same model
                 if l is not None:
                     lo = np.fromfile(os.path.join(d, f"logits-ours-{precision}.f32"), dtype=np.float32)
                     ll = np.fromfile(os.path.join(d, f"logits-llama-{precision}.f32"), dtype=np.float32)
@@ -353,6 +471,29 @@ def main():
         lines.append(f"| {r['model']} | {r['precision']} | {r['threads']} | {o['prefill']:.1f} | {lp} | {rp} | "
                      f"{gflops:.0f} ({100 * gflops / r['peak']:.0f}% of {r['peak_name']} {r['peak']:.0f}) | {o['decode']:.1f} | {ld} | {rd} | "
                      f"{gbs:.1f} ({100 * gbs / r['bandwidth']:.0f}% of {r['bandwidth']:.1f}) | {agree} |")
+    # What loading costs and what llama.cpp reads per second: file = the safetensors for q8_0 (quantized at load),
+    # the GGUF file both engines read otherwise; llama.cpp's RSS includes its python process.
+    lines += ["", "| model | weights | threads | file GB | MB read per decode token | decode GB/s: ours | llama.cpp "
+              "| read bandwidth GB/s | open → loaded s: ours | llama.cpp | open → first token s: ours | llama.cpp "
+              "| peak RSS GB: ours (× file) | llama.cpp (× file) |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        o, l = r["ours"], r["llama"]
+        fb = r["file_bytes"]
+
+        def rss(x):
+            if not x or not x.get("rss"):
+                return "–"
+            return f"{x['rss'] / 1e9:.2f}" + (f" ({x['rss'] / fb:.2f}×)" if fb else "")
+
+        def secs(x, key):
+            return f"{x[key]:.2f}" if x and x.get(key) is not None else "–"
+
+        lgbs = f"{l['decode'] * o['bytes'] / 1e9:.1f} ({100 * l['decode'] * o['bytes'] / 1e9 / r['bandwidth']:.0f}%)" if l else "–"
+        ogbs = f"{o['decode'] * o['bytes'] / 1e9:.1f} ({100 * o['decode'] * o['bytes'] / 1e9 / r['bandwidth']:.0f}%)"
+        fbs = f"{fb / 1e9:.2f}" if fb else "–"
+        lines.append(f"| {r['model']} | {r['precision']} | {r['threads']} | {fbs} | {o['bytes'] / 1e6:.0f} | {ogbs} | "
+                     f"{lgbs} | {r['bandwidth']:.1f} | {secs(o, 'load')} | {secs(l, 'load')} | {secs(o, 'first')} | "
+                     f"{secs(l, 'first')} | {rss(o)} | {rss(l)} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.markdown:
