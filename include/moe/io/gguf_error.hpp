@@ -24,10 +24,7 @@ namespace detail {
 
 // "<file>: <problem>"
 inline gguf_error gguf_file_error(std::string_view file, std::string_view problem) {
-    std::string message = moe::excerpt(file, path_excerpt_bytes);
-    message += ": ";
-    message += problem;
-    return gguf_error(message);
+    return gguf_error(file_error(file, problem).what());  // checkpoint_error.hpp's message, as a gguf_error
 }
 
 // "<file>: metadata '<key>' <problem>" — the problem reads on from the key: "is a string, expected an integer".
@@ -42,12 +39,7 @@ inline gguf_error gguf_key_error(std::string_view file, std::string_view key, st
 
 // "<file>: tensor '<name>': <problem>"
 inline gguf_error gguf_tensor_error(std::string_view file, std::string_view tensor, std::string_view problem) {
-    std::string message = moe::excerpt(file, path_excerpt_bytes);
-    message += ": tensor '";
-    message += moe::excerpt(tensor);
-    message += "': ";
-    message += problem;
-    return gguf_error(message);
+    return gguf_error(tensor_error(file, tensor, problem).what());
 }
 
 }  // namespace detail
