@@ -36,6 +36,8 @@
 #include "moe/cuda/workspace.hpp"
 #endif
 
+namespace test_errors {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -226,3 +228,5 @@ TEST_CASE("cuda_error and launch_error", "[errors]") {
         "workspace too small");
 }
 #endif
+
+}  // namespace test_errors

@@ -13,6 +13,8 @@
 #include "moe/cpu/attention/grouped_query_attention.hpp"
 #include "moe/cpu/attention/multi_head_latent_attention.hpp"
 
+namespace test_attention_vs_loop {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 using moe::host_matrix;
@@ -336,3 +338,5 @@ TEST_CASE("cache memory per token: GQA keeps K and V, MLA only the latent and th
     STATIC_REQUIRE(v3.cache_floats_per_token() == 576);        // 2304 B per layer in fp32
     STATIC_REQUIRE(v3.expanded_floats_per_token() == 40960);   // what an expanded K/V cache would hold
 }
+
+}  // namespace test_attention_vs_loop

@@ -14,6 +14,8 @@
 #include "moe/cpu/attention/multi_head_latent_attention.hpp"
 #include "moe/io.hpp"
 
+namespace test_attention_vs_transformers {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 using moe::matrix_view;
@@ -191,3 +193,5 @@ TEST_CASE("DeepSeek-V3 MLA (q_lora_rank, bias, YaRN mscale) matches DeepseekV3At
                                      .qk_nope_head_dim = 16, .qk_rope_head_dim = 8, .v_head_dim = 16, .bias = true};
     check_mla<config>("deepseek_v3", {.rope = deepseek_yarn(4.0, 1.0, 0.8)});
 }
+
+}  // namespace test_attention_vs_transformers

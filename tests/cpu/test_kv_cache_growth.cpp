@@ -15,6 +15,8 @@
 #include "moe/models.hpp"
 #include "moe/models/tiny_reasoner.hpp"
 
+namespace test_kv_cache_growth {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 // The value written into key column c of position p (values: its negative), so every row is recognisable.
@@ -114,3 +116,5 @@ TEST_CASE("a branch of a shared prompt grows past reallocations and matches tran
     CHECK(branch.cache_bytes() == 32 * model.cache_bytes_per_position());
     CHECK(shared->cache_bytes() == P * model.cache_bytes_per_position());
 }
+
+}  // namespace test_kv_cache_growth

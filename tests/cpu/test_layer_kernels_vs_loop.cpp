@@ -15,6 +15,8 @@
 #include "moe/cpu/rms_norm.hpp"
 #include "moe/cpu/rotary.hpp"
 
+namespace test_layer_kernels_vs_loop {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 using moe::host_matrix;
@@ -255,3 +257,5 @@ TEST_CASE("dense SwiGLU MLP matches a plain loop", "[layers][dense_mlp]") {
     mlp.forward(x.view(), y.view(), pool);
     CHECK(relative_error(y.view(), expected.view()) <= 1e-5);
 }
+
+}  // namespace test_layer_kernels_vs_loop

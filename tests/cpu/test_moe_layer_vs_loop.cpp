@@ -15,6 +15,8 @@
 #include "moe/cpu.hpp"
 #include "reference_router.hpp"
 
+namespace test_moe_layer_vs_loop {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 template <moe::moe_layer_config C>
@@ -266,3 +268,5 @@ TEST_CASE("trap: the shared expert is added for every token, whatever the routin
     }
     CHECK(max_abs_diff(y.view(), y_routed.view()) > 1e-3);  // the shared part is not negligible here
 }
+
+}  // namespace test_moe_layer_vs_loop

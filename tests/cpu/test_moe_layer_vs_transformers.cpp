@@ -20,6 +20,8 @@
 #include "moe/cpu.hpp"
 #include "moe/io.hpp"
 
+namespace test_moe_layer_vs_transformers {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 std::string reference_path(const std::string& name) {
@@ -180,3 +182,5 @@ TEST_CASE("a reference file whose layer does not match the type is refused with 
     REQUIRE_THROWS_WITH(load_layer<wrong>(file), Catch::Contains("router.weight") && Catch::Contains("8, 64") &&
                                                      Catch::Contains("6, 64"));
 }
+
+}  // namespace test_moe_layer_vs_transformers

@@ -13,6 +13,8 @@
 #include "moe/models.hpp"
 #include "moe/text/tokenizer.hpp"
 
+namespace test_chat_model_end_to_end {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 constexpr moe::qwen3_moe_config chat_card{.vocab_size = 384, .model_width = 32, .layers = 2, .heads = 4,
@@ -112,3 +114,5 @@ TEST_CASE("chat model: thinking budget on a real model forces </think> and separ
     CHECK(!b.answer.empty());
     CHECK(b.tokens.size() == 20);
 }
+
+}  // namespace test_chat_model_end_to_end

@@ -16,6 +16,8 @@
 #include "moe/models.hpp"
 #include "moe/text.hpp"
 
+namespace test_decoding_over_description {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 using description = moe::qwen3_moe<moe::tiny_reasoner>;  // names no backend
@@ -207,3 +209,5 @@ TEST_CASE("the ledger prices a request over the description's model from the des
     CHECK(ledger[moe::ledger::phase::thinking].tokens > 0);
     CHECK(ledger[moe::ledger::phase::answer].tokens > 0);
 }
+
+}  // namespace test_decoding_over_description

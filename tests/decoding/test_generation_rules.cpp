@@ -9,6 +9,8 @@
 #include "moe/decoding.hpp"
 #include "stub_model.hpp"
 
+namespace test_generation_rules {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 using namespace moe::decoding;
 
 namespace {
@@ -414,3 +416,5 @@ TEST_CASE("a malformed answer regex is a library error naming the pattern", "[de
         CHECK(std::string(e.what()).find("answer_rule: regular expression '([0-9]+'") != std::string::npos);
     }
 }
+
+}  // namespace test_generation_rules

@@ -15,6 +15,8 @@
 #include "moe/models.hpp"
 #include "moe/models/tiny_reasoner.hpp"
 
+namespace test_memory_budget {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 using namespace moe::decoding;
 
 namespace {
@@ -81,3 +83,5 @@ TEST_CASE("a model's bytes per position and the generation check", "[decoding][m
     // A sequence of the whole context holds nothing until used.
     CHECK(model.new_sequence(128).cache_bytes() == 0);
 }
+
+}  // namespace test_memory_budget

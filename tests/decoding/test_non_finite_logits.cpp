@@ -12,6 +12,8 @@
 #include "moe/decoding.hpp"
 #include "stub_model.hpp"
 
+namespace test_non_finite_logits {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 using namespace moe::decoding;
 
 namespace {
@@ -143,3 +145,5 @@ TEST_CASE("CoT-decoding refuses non-finite prompt logits before branching on the
     auto later = nan_after(2);
     CHECK(has(non_finite_message([&] { (void)cot_decoding(later, tok(), prompt, o, exec); }), "generated token 2"));
 }
+
+}  // namespace test_non_finite_logits

@@ -21,6 +21,8 @@
 #include "moe/models/tiny_reasoner.hpp"
 #include "moe/text.hpp"
 
+namespace test_non_finite_weights {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace fs = std::filesystem;
 using model_type = moe::cpu::tiny_reasoner;
 
@@ -115,3 +117,5 @@ TEST_CASE("NaN in a matrix not scanned at load stops generation at the first tok
           std::string::npos);
     CHECK(m.find("276 of 276 logits are not finite") != std::string::npos);
 }
+
+}  // namespace test_non_finite_weights

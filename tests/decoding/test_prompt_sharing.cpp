@@ -12,6 +12,8 @@
 
 #include "moe/models.hpp"
 
+namespace test_prompt_sharing {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 constexpr moe::qwen3_moe_config tiny_qwen3{.vocab_size = 160, .model_width = 64, .layers = 2, .heads = 4,
@@ -131,3 +133,5 @@ TEST_CASE("a cache cannot write into its shared prefix, nor share a sharing cach
     CHECK_NOTHROW(branch.keys(3, 1));
     CHECK_THROWS_AS(moe::cpu::kv_cache::sharing(branch, 8), std::invalid_argument);
 }
+
+}  // namespace test_prompt_sharing

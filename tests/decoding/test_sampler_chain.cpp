@@ -7,6 +7,8 @@
 #include "moe/decoding/rng.hpp"
 #include "moe/decoding/sampler.hpp"
 
+namespace test_sampler_chain {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 using namespace moe::decoding;
 
 namespace {
@@ -165,3 +167,5 @@ TEST_CASE("log-probabilities and the top-two margin come from the raw logits", "
     CHECK(s.margin == Approx((std::exp(2.0) - std::exp(1.0)) / z).epsilon(1e-12));
     CHECK(statistics(std::vector<float>{3.0f, 3.0f}, 0).margin == 0.0);  // a tie has no margin
 }
+
+}  // namespace test_sampler_chain

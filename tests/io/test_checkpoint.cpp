@@ -9,6 +9,8 @@
 #include "moe/io.hpp"
 #include "safetensors_writer.hpp"
 
+namespace test_checkpoint {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 using namespace moe_test;
 using Catch::Matchers::Contains;
 
@@ -197,3 +199,5 @@ TEST_CASE("file_memory::huge_pages holds the same bytes as the mapping, read-onl
     REQUIRE_THROWS_WITH(moe::io::checkpoint(dir / "absent.safetensors", moe::io::file_memory::huge_pages),
                         Contains("absent.safetensors"));
 }
+
+}  // namespace test_checkpoint

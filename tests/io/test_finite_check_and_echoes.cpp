@@ -14,6 +14,8 @@
 #include "moe/io/finite_check.hpp"
 #include "safetensors_writer.hpp"
 
+namespace test_finite_check_and_echoes {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 using namespace moe_test;
 
 namespace {
@@ -139,3 +141,5 @@ TEST_CASE("require_finite: the word-at-a-time count equals a plain loop", "[io][
     check_against_plain_loop<std::uint32_t, 0x7F800000u>();
     check_against_plain_loop<std::uint64_t, 0x7FF0000000000000ull>();
 }
+
+}  // namespace test_finite_check_and_echoes

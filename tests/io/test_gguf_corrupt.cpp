@@ -14,6 +14,8 @@
 #include "moe/io.hpp"
 #include "safetensors_writer.hpp"
 
+namespace test_gguf_corrupt {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 using namespace moe_test;
 
 namespace {
@@ -333,3 +335,5 @@ TEST_CASE("gguf corrupt: not a regular file", "[io][gguf][corrupt]") {
     REQUIRE(::mkfifo((dir / "fifo.gguf").c_str(), 0600) == 0);
     expect_open_error(dir / "fifo.gguf", {"is a FIFO, not a regular file"});
 }
+
+}  // namespace test_gguf_corrupt

@@ -18,6 +18,8 @@
 #include "moe/io.hpp"
 #include "safetensors_writer.hpp"
 
+namespace test_gguf_read {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 using namespace moe_test;
 using Catch::Matchers::Contains;
 using moe::io::gguf_value_type;
@@ -334,3 +336,5 @@ TEST_CASE("gguf: is_gguf_file", "[io][gguf]") {
     REQUIRE(::mkfifo((dir / "fifo.gguf").c_str(), 0600) == 0);
     CHECK_FALSE(moe::io::is_gguf_file(dir / "fifo.gguf"));  // refused without opening (would block)
 }
+
+}  // namespace test_gguf_read

@@ -28,6 +28,8 @@
 #include "moe/text/tokenizer.hpp"
 #include "safetensors_writer.hpp"
 
+namespace test_hostile_files {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 using namespace moe_test;
 
 namespace {
@@ -261,3 +263,5 @@ TEST_CASE("shards inside the directory still load: subfolders, inner links, the 
         CHECK(checkpoint.contains("w"));
     }
 }
+
+}  // namespace test_hostile_files

@@ -9,6 +9,8 @@
 #include "moe/io.hpp"
 #include "safetensors_writer.hpp"
 
+namespace test_safetensors_read {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 using namespace moe_test;
 using Catch::Matchers::Contains;
 
@@ -327,3 +329,5 @@ TEST_CASE("q8_0_block tensors are quantized at load along the last dimension", "
     CHECK_THROWS_WITH(moe::io::load_tensor<moe::q8_0_block>(file.require("ids")),
                       Contains("ids") && Contains("I32"));
 }
+
+}  // namespace test_safetensors_read

@@ -10,6 +10,8 @@
 #include "moe/io.hpp"
 #include "safetensors_writer.hpp"
 
+namespace test_tensor_conversion {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 using namespace moe_test;
 using Catch::Matchers::Contains;
 
@@ -204,3 +206,5 @@ TEST_CASE("shape checks name the tensor, the file, the actual and the expected s
                         Contains("shape.safetensors") && Contains("tensor 'gate'") &&
                             Contains("has shape (4, 8), expected (4, 7)"));
 }
+
+}  // namespace test_tensor_conversion

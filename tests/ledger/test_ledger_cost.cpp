@@ -7,6 +7,8 @@
 #include "moe/ledger.hpp"
 #include "moe/models/families.hpp"
 
+namespace test_ledger_cost {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 // V 10, D 8, 2 layers, GQA 2 heads / 1 kv head of width 4, 4 experts top-2 of width 6, fp32, untied head.
@@ -179,3 +181,5 @@ TEST_CASE("tracker: tokens and costs per phase, estimate energy without a meter"
     CHECK(again.prompt.tokens == 0);
     CHECK(again.answer.tokens == 1);
 }
+
+}  // namespace test_ledger_cost

@@ -14,6 +14,8 @@
 #include "moe/ledger.hpp"
 #include "moe/models/families.hpp"
 
+namespace test_ledger_energy {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -231,3 +233,5 @@ TEST_CASE("rapl_meter: a FIFO counter is refused at once, garbage values are rep
         CHECK(message.find('\x1b') == std::string::npos);
     }
 }
+
+}  // namespace test_ledger_energy

@@ -6,6 +6,8 @@
 #include "moe/ledger.hpp"
 #include "moe/models/families.hpp"
 
+namespace test_ledger_json {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 constexpr moe::qwen3_moe_config small{.vocab_size = 10, .model_width = 8, .layers = 2, .heads = 2, .kv_heads = 1,
                                       .head_dim = 4, .expert_width = 6, .experts = 4, .top_k = 2,
@@ -84,3 +86,5 @@ TEST_CASE("request_ledger: malformed JSON fields are named") {
     CHECK(message(nlohmann::json::array()) == "ledger JSON: '(top level)' is array, expected an object");
     CHECK(message(good) == "no exception");
 }
+
+}  // namespace test_ledger_json

@@ -15,6 +15,8 @@
 #include "moe/models/tiny_reasoner.hpp"
 #include "moe/text.hpp"
 
+namespace test_tiny_reasoner_loads {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 const std::string dir = MOE_TINY_REASONER_DIR;
@@ -130,3 +132,5 @@ TEST_CASE("tiny-reasoner: greedy decoding equals HF generate, with and without t
         UNSCOPED_INFO(nlohmann::json(r).dump());
     }
 }
+
+}  // namespace test_tiny_reasoner_loads

@@ -19,6 +19,8 @@
 #include "moe/models.hpp"
 #include "tiny_cards.hpp"
 
+namespace test_config_fields {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -276,3 +278,5 @@ TEST_CASE("wrong JSON types name the file and the field, never a raw nlohmann::t
                       Catch::Contains("config.json: malformed JSON") && Catch::Contains("number overflow"));
     fs::remove_all(dir);
 }
+
+}  // namespace test_config_fields

@@ -27,6 +27,8 @@
 #include "moe/io.hpp"
 #include "moe/models.hpp"
 
+namespace test_fp8_checkpoint {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 constexpr moe::deepseek_v3_config fp8_card(moe::weight_format weights) {
@@ -225,3 +227,5 @@ TEST_CASE("damaged fp8 checkpoints are refused with the tensor or field named", 
 }
 
 }  // namespace
+
+}  // namespace test_fp8_checkpoint

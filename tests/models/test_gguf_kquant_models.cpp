@@ -21,6 +21,8 @@
 #include "moe/io.hpp"
 #include "moe/models.hpp"
 
+namespace test_gguf_kquant_models {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 constexpr moe::qwen3_moe_config kquant_qwen3(moe::weight_format format) {
@@ -93,10 +95,12 @@ struct errors {
 
 // Model loaded from <name>.gguf against llama.cpp's prefill logits of every sequence, and sequence 1 token by
 // token against llama.cpp's token-by-token run. Prefill and decode are different kernels in both engines (GEMM
-// tiles / dot products), summing in different orders: at one position of the q6_k file (sequence 1, token 8)
-// that is enough to tip a near-tie, and llama.cpp's own decode differs there from its prefill by 0.045 (1.2% of
-// max |logit|) — the library's decode reproduces llama.cpp's decode there, and its prefill llama.cpp's prefill.
-// Every other position: decode within the same bound of llama.cpp's prefill too.
+// tiles / dot products), summing in different orders: at one position of the q6_k file (sequence 1, token 8) that
+// is enough to tip a near-tie, and llama.cpp's own decode differs there from its prefill by 0.045 (1.2% of max
+// |logit|). Which side the library's decode lands on depends on its summation order, so on the kernel path the
+// target compiles (the AVX2 decode lands on llama.cpp's decode, the portable one on llama.cpp's prefill). So each
+// token-by-token row must match llama.cpp's decode, or — only at a position where llama.cpp's decode and prefill
+// disagree beyond the bound themselves — llama.cpp's prefill.
 template <class Model>
 errors against_llama_cpp(const std::string& name, double tolerance) {
     auto model = moe::load_model<Model>(gguf_path(name));
@@ -111,18 +115,23 @@ errors against_llama_cpp(const std::string& name, double tolerance) {
         worst.prefill = std::max(worst.prefill, error / scale);
     }
     const auto logits = run(model, ref.tokens[1], true, pool);
-    const double scale = max_abs(ref.logits[1].view());
-    const double vs_steps = max_abs_diff(logits.view(), ref.logits_step.view());
-    INFO(name << " token by token: max error " << vs_steps << " against llama.cpp's token-by-token run (max |logit| "
-              << scale << ")");
-    CHECK(vs_steps <= tolerance * scale);
+    const double scale = max_abs(ref.logits[1].view()), bound = tolerance * scale;
+    int llama_cpp_ties = 0;
     for (std::int64_t t = 0; t < logits.rows(); ++t) {
         const auto row = [&](const moe::host_matrix<float>& m) { return moe::matrix_view<const float>{m.row(t), 1, 512}; };
-        if (max_abs_diff(row(ref.logits_step), row(ref.logits[1])) > tolerance * scale) continue;  // llama.cpp's own tie
-        INFO(name << " token " << t << " by token vs llama.cpp's prefill");
-        CHECK(max_abs_diff(row(logits), row(ref.logits[1])) <= tolerance * scale);
+        const double vs_steps = max_abs_diff(row(logits), row(ref.logits_step));
+        const double vs_prefill = max_abs_diff(row(logits), row(ref.logits[1]));
+        const bool llama_cpp_tie = max_abs_diff(row(ref.logits_step), row(ref.logits[1])) > bound;
+        llama_cpp_ties += llama_cpp_tie;
+        INFO(name << " token " << t << " by token: max error " << vs_steps << " against llama.cpp's token-by-token run, "
+                  << vs_prefill << " against its prefill (max |logit| " << scale << "; llama.cpp's two differ here: "
+                  << llama_cpp_tie << ")");
+        const double error = llama_cpp_tie ? std::min(vs_steps, vs_prefill) : vs_steps;
+        CHECK(error <= bound);
+        if (!llama_cpp_tie) CHECK(vs_prefill <= bound);
+        worst.stepped = std::max(worst.stepped, error / scale);
     }
-    worst.stepped = vs_steps / scale;
+    CHECK(llama_cpp_ties <= 1);  // a near-tie is rare: one position in these files (q6_k)
     return worst;
 }
 
@@ -217,3 +226,5 @@ TEST_CASE("A GGUF whose tensors have several types (Q4_K_M) is refused by a q4_k
     const auto logits = run(model, {1, 2, 3}, false, pool);
     CHECK(std::isfinite(max_abs(logits.view())));
 }
+
+}  // namespace test_gguf_kquant_models

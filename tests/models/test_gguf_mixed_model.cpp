@@ -36,6 +36,8 @@
 #include "moe/io.hpp"
 #include "moe/models.hpp"
 
+namespace test_gguf_mixed_model {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 using moe::weight_format;
@@ -334,3 +336,5 @@ TEST_CASE("gguf_mixed refuses what it cannot keep in place", "[models][gguf][ggu
     const std::string m = message_of([] { (void)moe::load_model<qwen3>(data("models/qwen3_moe")); });
     CHECK(m.find("gguf_mixed loads a GGUF file") != std::string::npos);
 }
+
+}  // namespace test_gguf_mixed_model

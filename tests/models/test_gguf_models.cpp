@@ -23,6 +23,8 @@
 #include "moe/models.hpp"
 #include "tiny_cards.hpp"
 
+namespace test_gguf_models {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 std::string gguf_path(const std::string& name) { return std::string(MOE_TEST_DATA_DIR) + "/gguf_models/" + name + ".gguf"; }
@@ -295,3 +297,5 @@ TEST_CASE("A GGUF file without a metadata key llama.cpp requires", "[models][ggu
     CHECK(m == path + ": olmoe.expert_count is missing, the model type has 6");
     std::filesystem::remove(path);
 }
+
+}  // namespace test_gguf_models

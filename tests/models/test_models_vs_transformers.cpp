@@ -16,6 +16,8 @@
 #include "moe/models.hpp"
 #include "tiny_cards.hpp"
 
+namespace test_models_vs_transformers {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 std::string model_dir(const std::string& name) { return std::string(MOE_TEST_DATA_DIR) + "/models/" + name; }
@@ -227,3 +229,5 @@ TEST_CASE("token ids outside the vocabulary and sequences past the context are e
     REQUIRE_NOTHROW(model.forward(ok, seq, logits.view(), pool));
     CHECK(seq.size() == 3);
 }
+
+}  // namespace test_models_vs_transformers

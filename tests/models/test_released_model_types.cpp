@@ -8,6 +8,8 @@
 
 #include "moe/models/cpu.hpp"
 
+namespace test_released_model_types {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 // without_embedding: the publisher's active figure leaves out the embedding table (DeepSeek-V2-Lite's does).
 template <class Model>
@@ -38,3 +40,5 @@ TEST_CASE("DeepSeek-V2-Lite: 15.7 B parameters, 2.4 B active", "[models][release
 TEST_CASE("DeepSeek-V3: 671 B parameters, 37 B active", "[models][released]") {
     check<moe::cpu::deepseek_v3_671b>(671.0, 37.0);
 }
+
+}  // namespace test_released_model_types

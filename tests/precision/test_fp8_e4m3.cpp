@@ -28,6 +28,8 @@
 #include "moe/runtime/thread_pool.hpp"
 #include "moe/tensor/random_fill.hpp"
 
+namespace test_fp8_e4m3 {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 namespace kernels = moe::cpu::kernels;
@@ -380,3 +382,5 @@ TEST_CASE("swiglu_runner runs the fp8_e4m3 kernels, thread-count independent", "
 }
 
 }  // namespace
+
+}  // namespace test_fp8_e4m3

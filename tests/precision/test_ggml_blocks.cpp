@@ -23,6 +23,8 @@
 #include "moe/precision/ggml_blocks.hpp"
 #include "moe/precision/ggml_quantizers.hpp"
 
+namespace test_ggml_blocks {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 using moe::weight_format;
@@ -301,3 +303,5 @@ TEST_CASE("edge-case rows quantize to finite blocks, and blocks do not influence
         CHECK(std::memcmp(&f0[1], &f0_alone, sizeof(f0_alone)) == 0);
     }
 }
+
+}  // namespace test_ggml_blocks

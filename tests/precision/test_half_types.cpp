@@ -10,6 +10,8 @@
 
 #include "moe/precision/half_types.hpp"
 
+namespace test_half_types {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 float from_bits(std::uint32_t u) { return std::bit_cast<float>(u); }
@@ -140,3 +142,5 @@ TEST_CASE("float16 rounds fp32 to nearest, ties to even, including subnormals an
 #endif
     }
 }
+
+}  // namespace test_half_types

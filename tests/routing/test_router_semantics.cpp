@@ -18,6 +18,8 @@
 #include "moe/routing/top_k.hpp"
 #include "reference_router.hpp"
 
+namespace test_router_semantics {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 template <moe::router_config R, int E, int K>
@@ -292,3 +294,5 @@ TEST_CASE("warp order: K rounds of a butterfly arg-max under ranks_before select
         REQUIRE(got == want);
     }
 }
+
+}  // namespace test_router_semantics

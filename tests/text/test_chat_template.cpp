@@ -11,6 +11,8 @@
 #include "moe/text/chat_template.hpp"
 #include "moe/text/tokenizer.hpp"
 
+namespace test_chat_template {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 using moe::text::chat_family;
 using moe::text::chat_message;
 using moe::text::chat_options;
@@ -83,3 +85,5 @@ TEST_CASE("generation prompt state and errors", "[text][chat]") {
         moe::text::apply_chat_template(chat_family::qwen3, std::vector<chat_message>{{"tool", "x", {}}}),
         Catch::Contains("unsupported role 'tool'"));
 }
+
+}  // namespace test_chat_template

@@ -12,6 +12,8 @@
 
 #include "moe/text/encode_chat.hpp"
 
+namespace test_encode_chat {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 using moe::text::chat_family;
 using moe::text::chat_message;
 using moe::text::chat_options;
@@ -112,3 +114,5 @@ TEST_CASE("literal ranges must lie inside the text", "[text][chat]") {
     options.literal = outside;
     CHECK_THROWS_AS(tok.encode("short", options), moe::invalid_argument);
 }
+
+}  // namespace test_encode_chat

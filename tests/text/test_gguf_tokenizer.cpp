@@ -16,6 +16,8 @@
 #include "moe/text/regex.hpp"
 #include "moe/text/tokenizer.hpp"
 
+namespace test_gguf_tokenizer {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 using Catch::Matchers::Contains;
 using moe::text::chat_family;
 
@@ -325,3 +327,5 @@ TEST_CASE("bad SentencePiece metadata fails with a message naming the key", "[te
     CHECK_THROWS_WITH(load("bad_byte_token"),
                       Contains("tokenizer.ggml.token_type[13]") && Contains("'<0xZZ>' is not of the form <0xNN>"));
 }
+
+}  // namespace test_gguf_tokenizer

@@ -11,6 +11,8 @@
 #include "moe/text/incremental_decoder.hpp"
 #include "moe/text/utf8.hpp"
 
+namespace test_incremental_decoder {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 const std::string data_dir = std::string(MOE_TEST_DATA_DIR) + "/tokenizers/";
@@ -67,3 +69,5 @@ TEST_CASE("a truncated stream flushes the unfinished character as U+FFFD", "[tex
     CHECK_FALSE(stream.at_character_boundary());
     CHECK(stream.flush() == "\xEF\xBF\xBD");
 }
+
+}  // namespace test_incremental_decoder

@@ -11,6 +11,8 @@
 #include "moe/text/unicode.hpp"
 #include "moe/text/utf8.hpp"
 
+namespace test_text_unicode {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace utf8 = moe::text::utf8;
 namespace unicode = moe::text::unicode;
 
@@ -79,3 +81,5 @@ TEST_CASE("regex: unsupported constructs are reported, not mis-matched", "[text]
     CHECK_THROWS_WITH(moe::text::regex("(ab"), Catch::Contains("missing ')'"));
     CHECK_THROWS_AS(moe::text::regex("[abc"), moe::text::tokenizer_error);
 }
+
+}  // namespace test_text_unicode

@@ -5,6 +5,8 @@
 
 #include "moe/text/tokenizer.hpp"
 
+namespace test_tokenizer_errors {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 using moe::text::tokenizer;
 using moe::text::tokenizer_error;
 
@@ -53,3 +55,5 @@ TEST_CASE("invalid UTF-8 input is encoded as U+FFFD, never a crash", "[text][err
     CHECK(tok.encode("a\xFF" "b") == tok.encode("a\xEF\xBF\xBD" "b"));
     CHECK(tok.decode(tok.encode("\xC0\xAF")) == "\xEF\xBF\xBD\xEF\xBF\xBD");
 }
+
+}  // namespace test_tokenizer_errors

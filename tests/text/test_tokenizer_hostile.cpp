@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 #include <cstdint>
 #include <fstream>
 #include <optional>
@@ -16,6 +15,8 @@
 
 #include "moe/text/regex.hpp"
 #include "moe/text/tokenizer.hpp"
+
+namespace test_tokenizer_hostile {  // the file's own namespace: a test group is one translation unit (moe_test_group)
 
 using moe::text::regex;
 using moe::text::tokenizer;
@@ -95,13 +96,11 @@ TEST_CASE("(?:ab)+ over 20 KB matches without deep recursion", "[text][hostile][
 
 TEST_CASE("(?:a|a)*b does not backtrack exponentially", "[text][hostile][regex]") {
     const regex re("(?:a|a)*b");
-    const auto start = std::chrono::steady_clock::now();
+    // Exponential backtracking would run into the engine's step budget and throw (see the next test case).
     CHECK(re.find_all(std::u32string(31, U'a')).empty());  // the 31-byte prompt that never finished
     const auto found = re.find_all(std::u32string(100000, U'a') + U"b");
     REQUIRE(found.size() == 1);
     CHECK((found[0].begin == 0 && found[0].end == 100001));
-    // Linear work: 100 KB in well under a second even unoptimised.
-    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
 }
 
 TEST_CASE("a pattern that rescans its input quadratically hits the step budget with a clear error",
@@ -338,14 +337,19 @@ std::vector<reference_piece> pieces(const std::vector<moe::text::text_segment>& 
 
 }  // namespace
 
+}  // namespace test_tokenizer_hostile
+
+// Catch's printer for the reference splitter's pieces (outside the file's namespace: it specializes Catch's template).
 namespace Catch {
 template <>
-struct StringMaker<reference_piece> {
-    static std::string convert(const reference_piece& p) {
+struct StringMaker<test_tokenizer_hostile::reference_piece> {
+    static std::string convert(const test_tokenizer_hostile::reference_piece& p) {
         return "'" + p.text + "'" + (p.id ? "=" + std::to_string(*p.id) : "") + (p.literal.empty() ? "" : "L");
     }
 };
 }  // namespace Catch
+
+namespace test_tokenizer_hostile {
 
 TEST_CASE("added-token matching equals a plain loop over all tokens, with every flag and literal ranges",
           "[text][hostile][added]") {
@@ -465,3 +469,5 @@ TEST_CASE("added-token sizes are capped, naming the file, the token and the limi
     CHECK(out[0].text == std::string(100000 - 1023, 'a'));
     CHECK(out[1].id == 2);
 }
+
+}  // namespace test_tokenizer_hostile

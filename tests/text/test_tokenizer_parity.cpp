@@ -10,6 +10,8 @@
 
 #include "moe/text/tokenizer.hpp"
 
+namespace test_tokenizer_parity {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 const std::string data_dir = std::string(MOE_TEST_DATA_DIR) + "/tokenizers/";
@@ -72,3 +74,5 @@ TEST_CASE("random strings of tricky pieces match tokenizers for every reference 
         }
     }
 }
+
+}  // namespace test_tokenizer_parity

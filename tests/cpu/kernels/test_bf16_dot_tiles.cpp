@@ -12,6 +12,12 @@
 #include "moe/cpu/swiglu_kernels.hpp"
 #include "moe/runtime/thread_pool.hpp"
 
+#if defined(MOE_HAVE_AVX2_TILES)
+#include <immintrin.h>
+#endif
+
+namespace test_bf16_dot_tiles {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 using moe::bfloat16;
@@ -193,10 +199,6 @@ TEST_CASE("bf16_compute products above 4 tokens run the bf16 GEMM and match the 
         }
 }
 
-#if defined(MOE_HAVE_AVX2_TILES)
-#include <immintrin.h>
-#endif
-
 TEST_CASE("AVX2 bf16_compute tiles: exact FMAs, the portable loop when a denormal is met, MXCSR left as found",
           "[perf_kernels][avx2]") {
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__) && !defined(__AVX512F__)
@@ -300,3 +302,5 @@ TEST_CASE("bf16 x bf16 tiles flush a lane that ends a step denormal, on every pa
         REQUIRE(double(moe::to_float(a)) * moe::to_float(c) + double(moe::to_float(b)) * moe::to_float(d) > 0);
     }
 }
+
+}  // namespace test_bf16_dot_tiles

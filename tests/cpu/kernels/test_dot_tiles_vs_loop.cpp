@@ -15,6 +15,8 @@
 #include "moe/runtime/thread_pool.hpp"
 #include "kernel_test_support.hpp"
 
+namespace test_dot_tiles_vs_loop {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 template <class Storage>
@@ -203,3 +205,5 @@ TEST_CASE("an AArch64 build compiles the NEON tiles", "[perf_kernels]") {
     REQUIRE_FALSE(neon_tiles);
 #endif
 }
+
+}  // namespace test_dot_tiles_vs_loop

@@ -15,6 +15,8 @@
 #include "moe/runtime/thread_pool.hpp"
 #include "moe/tensor/random_fill.hpp"
 
+namespace test_format_kernels {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 using moe::weight_format;
@@ -146,3 +148,5 @@ TEST_CASE("scratch slots are separate buffers that keep their size", "[perf_kern
 }
 
 }  // namespace
+
+}  // namespace test_format_kernels

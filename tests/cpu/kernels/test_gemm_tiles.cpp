@@ -12,6 +12,8 @@
 #include "moe/runtime/thread_pool.hpp"
 #include "kernel_test_support.hpp"
 
+namespace test_gemm_tiles {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 namespace kernels = moe::cpu::kernels;
@@ -157,3 +159,5 @@ TEST_CASE("x86-64-v3 builds run the AVX2 GEMM tiles, bit-identical to the chain 
     SUCCEED("no FMA on this target: the portable loop is the only path");
 #endif
 }
+
+}  // namespace test_gemm_tiles

@@ -24,6 +24,8 @@
 #include "moe/precision/ggml_quantizers.hpp"
 #include "moe/runtime/thread_pool.hpp"
 
+namespace test_kquant_kernels {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 namespace kernels = moe::cpu::kernels;
@@ -455,3 +457,5 @@ TEST_CASE("swiglu_runner in Q4_0 and the K-quants matches the dequantized weight
             std::cout << "swiglu " << names[f] << ": worst |y − y_double| / max|y| "
                       << worst[f].first << ", RMS error / RMS y " << worst[f].second << "\n";
 }
+
+}  // namespace test_kquant_kernels

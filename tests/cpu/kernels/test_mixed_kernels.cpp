@@ -20,6 +20,8 @@
 #include "moe/tensor/read_rows.hpp"
 #include "moe/runtime/thread_pool.hpp"
 
+namespace test_mixed_kernels {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 using moe::matrix_view;
@@ -190,3 +192,5 @@ TEST_CASE("gguf_mixed refuses views without a block type and float weights", "[g
 }
 
 }  // namespace
+
+}  // namespace test_mixed_kernels

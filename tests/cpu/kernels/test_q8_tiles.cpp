@@ -22,6 +22,8 @@
 #include "moe/runtime/thread_pool.hpp"
 #include "moe/precision/q8_0.hpp"
 
+namespace test_q8_tiles {  // the file's own namespace: a test group is one translation unit (moe_test_group)
+
 namespace {
 
 namespace kernels = moe::cpu::kernels;
@@ -257,3 +259,5 @@ TEST_CASE("an AArch64 build with dotprod runs the sdot tiles", "[q8_0]") {
     REQUIRE(kernels::q8_dot_path != kernels::q8_path::neon);
 #endif
 }
+
+}  // namespace test_q8_tiles
