@@ -20,10 +20,15 @@
 
 #include "moe/io.hpp"
 #include "moe/models.hpp"
+#include "llama_cpp_logits.hpp"
 
 namespace test_gguf_kquant_models {  // the file's own namespace: a test group is one translation unit (moe_test_group)
 
 namespace {
+
+using moe_test::max_abs;
+using moe_test::max_abs_diff;
+using moe_test::message_of;
 
 constexpr moe::qwen3_moe_config kquant_qwen3(moe::weight_format format) {
     return {.vocab_size = 512, .model_width = 256, .layers = 1, .heads = 4, .kv_heads = 2, .head_dim = 64,
@@ -37,56 +42,11 @@ std::string gguf_path(const std::string& name) {
     return std::string(MOE_TEST_DATA_DIR) + "/gguf_kquant_models/" + name + ".gguf";
 }
 
-struct reference {
-    std::vector<std::vector<std::int32_t>> tokens;
-    std::vector<moe::host_matrix<float>> logits;
-    moe::host_matrix<float> logits_step;
-};
-
+using reference = moe_test::llama_cpp_logits;
 reference read_llama_logits(const std::string& name) {
-    const moe::io::safetensors_file file(std::string(MOE_TEST_DATA_DIR) + "/gguf_kquant_models/" + name +
-                                         ".logits.safetensors");
-    reference r;
-    for (int s = 0; s < 3; ++s) {
-        const auto ids = moe::io::read_integers(file.require("tokens_" + std::to_string(s)));
-        r.tokens.emplace_back(ids.begin(), ids.end());
-        r.logits.push_back(moe::io::copy_matrix<float>(file.require("logits_" + std::to_string(s))));
-        REQUIRE(r.logits.back().cols() == 512);
-        REQUIRE(r.logits.back().rows() == static_cast<std::int64_t>(ids.size()));
-    }
-    r.logits_step = moe::io::copy_matrix<float>(file.require("logits_step_1"));
-    return r;
-}
-
-double max_abs(moe::matrix_view<const float> m) {
-    double v = 0;
-    for (float f : m.span()) v = std::max(v, double(std::abs(f)));
-    return v;
-}
-
-double max_abs_diff(moe::matrix_view<const float> a, moe::matrix_view<const float> b) {
-    REQUIRE(a.rows == b.rows);
-    REQUIRE(a.cols == b.cols);
-    double v = 0;
-    for (std::int64_t i = 0; i < a.size(); ++i) v = std::max(v, double(std::abs(a.data[i] - b.data[i])));
-    return v;
-}
-
-// tokens → logits: (tokens, V) fp32, one prefill, or one forward per token through the KV cache.
-template <class Model>
-moe::host_matrix<float> run(Model& model, const std::vector<std::int32_t>& tokens, bool one_by_one,
-                            moe::cpu::thread_pool& pool) {
-    auto seq = model.new_sequence(32);
-    moe::host_matrix<float> logits(static_cast<std::int64_t>(tokens.size()), Model::V);
-    if (!one_by_one) {
-        model.forward(tokens, seq, logits.view(), pool);
-        return logits;
-    }
-    for (std::size_t i = 0; i < tokens.size(); ++i) {
-        model.forward(std::span<const std::int32_t>(&tokens[i], 1), seq,
-                      moe::matrix_view<float>{logits.row(static_cast<std::int64_t>(i)), 1, Model::V}, pool);
-    }
-    return logits;
+    return moe_test::read_llama_cpp_logits(std::string(MOE_TEST_DATA_DIR) + "/gguf_kquant_models/" + name +
+                                               ".logits.safetensors",
+                                           512);
 }
 
 struct errors {
@@ -108,13 +68,13 @@ errors against_llama_cpp(const std::string& name, double tolerance) {
     moe::cpu::thread_pool pool(2);
     errors worst;
     for (int s = 0; s < 3; ++s) {
-        const auto logits = run(model, ref.tokens[s], false, pool);
+        const auto logits = moe_test::run_logits(model, ref.tokens[s], false, pool);
         const double scale = max_abs(ref.logits[s].view()), error = max_abs_diff(logits.view(), ref.logits[s].view());
         INFO(name << " prefill of sequence " << s << ": max error " << error << " (max |logit| " << scale << ")");
         CHECK(error <= tolerance * scale);
         worst.prefill = std::max(worst.prefill, error / scale);
     }
-    const auto logits = run(model, ref.tokens[1], true, pool);
+    const auto logits = moe_test::run_logits(model, ref.tokens[1], true, pool);
     const double scale = max_abs(ref.logits[1].view()), bound = tolerance * scale;
     int llama_cpp_ties = 0;
     for (std::int64_t t = 0; t < logits.rows(); ++t) {
@@ -144,15 +104,6 @@ void check_in_place(const std::string& name) {
     using block = moe::storage_t<Format>;
     REQUIRE(bytes.size() == 512 * 256 / moe::weight_format_traits<Format>::block_width * sizeof(block));
     CHECK(std::memcmp(weights.embedding.data, bytes.data(), bytes.size()) == 0);
-}
-
-std::string message_of(auto&& load) {
-    try {
-        load();
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "no exception";
 }
 
 }  // namespace
@@ -198,7 +149,7 @@ TEST_CASE("GGUF K-quant files in an fp32 model: dequantized, within the activati
         moe::cpu::thread_pool pool(2);
         double worst = 0;
         for (int s = 0; s < 3; ++s) {
-            const auto logits = run(model, ref.tokens[s], false, pool);
+            const auto logits = moe_test::run_logits(model, ref.tokens[s], false, pool);
             worst = std::max(worst, max_abs_diff(logits.view(), ref.logits[s].view()) / max_abs(ref.logits[s].view()));
         }
         INFO(name << ": fp32 model vs llama.cpp, max error " << worst << " · max |logit|");
@@ -223,7 +174,7 @@ TEST_CASE("A GGUF whose tensors have several types (Q4_K_M) is refused by a q4_k
     // The same file in an fp32 model: every tensor dequantized, whatever its type.
     auto model = moe::load_model<kquant_model<moe::weight_format::fp32>>(path);
     moe::cpu::thread_pool pool(1);
-    const auto logits = run(model, {1, 2, 3}, false, pool);
+    const auto logits = moe_test::run_logits(model, {1, 2, 3}, false, pool);
     CHECK(std::isfinite(max_abs(logits.view())));
 }
 

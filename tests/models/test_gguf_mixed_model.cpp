@@ -35,10 +35,15 @@
 
 #include "moe/io.hpp"
 #include "moe/models.hpp"
+#include "llama_cpp_logits.hpp"
 
 namespace test_gguf_mixed_model {  // the file's own namespace: a test group is one translation unit (moe_test_group)
 
 namespace {
+
+using moe_test::max_abs;
+using moe_test::max_abs_diff;
+using moe_test::message_of;
 
 using moe::weight_format;
 
@@ -67,64 +72,8 @@ std::string data(const std::string& path) { return std::string(MOE_TEST_DATA_DIR
 const std::string q4_k_m = data("gguf_mixed_models/qwen3_moe_q4_k_m.gguf");
 const std::string deepseek_q4_k_m = data("gguf_mixed_models/deepseek_v3_q4_k_m.gguf");
 
-struct reference {
-    std::vector<std::vector<std::int32_t>> tokens;
-    std::vector<moe::host_matrix<float>> logits;
-    moe::host_matrix<float> logits_step;
-};
-
-reference read_llama_logits(const std::string& path) {
-    const moe::io::safetensors_file file(path);
-    reference r;
-    for (int s = 0; s < 3; ++s) {
-        const auto ids = moe::io::read_integers(file.require("tokens_" + std::to_string(s)));
-        r.tokens.emplace_back(ids.begin(), ids.end());
-        r.logits.push_back(moe::io::copy_matrix<float>(file.require("logits_" + std::to_string(s))));
-        REQUIRE(r.logits.back().rows() == static_cast<std::int64_t>(ids.size()));
-    }
-    r.logits_step = moe::io::copy_matrix<float>(file.require("logits_step_1"));
-    return r;
-}
-
-double max_abs(moe::matrix_view<const float> m) {
-    double v = 0;
-    for (float f : m.span()) v = std::max(v, double(std::abs(f)));
-    return v;
-}
-
-double max_abs_diff(moe::matrix_view<const float> a, moe::matrix_view<const float> b) {
-    REQUIRE(a.rows == b.rows);
-    REQUIRE(a.cols == b.cols);
-    double v = 0;
-    for (std::int64_t i = 0; i < a.size(); ++i) v = std::max(v, double(std::abs(a.data[i] - b.data[i])));
-    return v;
-}
-
-// tokens → logits: (tokens, V) fp32, one prefill, or one forward per token through the KV cache.
-template <class Model>
-moe::host_matrix<float> run(Model& model, const std::vector<std::int32_t>& tokens, bool one_by_one,
-                            moe::cpu::thread_pool& pool) {
-    auto seq = model.new_sequence(32);
-    moe::host_matrix<float> logits(static_cast<std::int64_t>(tokens.size()), Model::V);
-    if (!one_by_one) {
-        model.forward(tokens, seq, logits.view(), pool);
-        return logits;
-    }
-    for (std::size_t i = 0; i < tokens.size(); ++i) {
-        model.forward(std::span<const std::int32_t>(&tokens[i], 1), seq,
-                      moe::matrix_view<float>{logits.row(static_cast<std::int64_t>(i)), 1, Model::V}, pool);
-    }
-    return logits;
-}
-
-std::string message_of(auto&& load) {
-    try {
-        load();
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "no exception";
-}
+using reference = moe_test::llama_cpp_logits;
+reference read_llama_logits(const std::string& path) { return moe_test::read_llama_cpp_logits(path); }
 
 }  // namespace
 
@@ -178,7 +127,7 @@ TEST_CASE("GGUF Q4_K_M (llama.cpp's quantizer, mixed types): logits match llama.
     constexpr double exception_tolerance = 0.02;
     double worst = 0;
     for (int s = 0; s < 3; ++s) {
-        const auto logits = run(model, ref.tokens[s], false, pool);
+        const auto logits = moe_test::run_logits(model, ref.tokens[s], false, pool);
         const double scale = max_abs(ref.logits[s].view());
         for (std::int64_t t = 0; t < logits.rows(); ++t) {
             const double error = max_abs_diff(moe::matrix_view<const float>{logits.row(t), 1, 512},
@@ -190,7 +139,7 @@ TEST_CASE("GGUF Q4_K_M (llama.cpp's quantizer, mixed types): logits match llama.
             if (!exception) worst = std::max(worst, error / scale);
         }
     }
-    const auto logits = run(model, ref.tokens[1], true, pool);
+    const auto logits = moe_test::run_logits(model, ref.tokens[1], true, pool);
     const double scale = max_abs(ref.logits[1].view());
     const double vs_prefill = max_abs_diff(logits.view(), ref.logits[1].view());
     const double vs_steps = max_abs_diff(logits.view(), ref.logits_step.view());
@@ -209,8 +158,8 @@ TEST_CASE("A pure Q4_K file in a gguf_mixed model computes what a q4_k model com
     moe::cpu::thread_pool pool(2);
     const std::vector<std::int32_t> tokens{3, 511, 0, 77, 300, 12, 9, 140, 2};  // prefill (9 tokens), then steps
     for (const bool one_by_one : {false, true}) {
-        const auto a = run(mixed, tokens, one_by_one, pool);
-        const auto b = run(fixed, tokens, one_by_one, pool);
+        const auto a = moe_test::run_logits(mixed, tokens, one_by_one, pool);
+        const auto b = moe_test::run_logits(fixed, tokens, one_by_one, pool);
         CHECK(std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.rows() * a.cols()) * sizeof(float)) == 0);
     }
 }
@@ -291,13 +240,13 @@ TEST_CASE("GGUF DeepSeek-V3 Q4_K_M (llama.cpp's quantizer, split k_b / v_b): log
     moe::cpu::thread_pool pool(2);
     double worst = 0;
     for (int s = 0; s < 3; ++s) {
-        const auto logits = run(model, ref.tokens[s], false, pool);
+        const auto logits = moe_test::run_logits(model, ref.tokens[s], false, pool);
         const double scale = max_abs(ref.logits[s].view()), error = max_abs_diff(logits.view(), ref.logits[s].view());
         INFO("prefill of sequence " << s << ": max error " << error << " (max |logit| " << scale << ")");
         CHECK(error <= tolerance * scale);
         worst = std::max(worst, error / scale);
     }
-    const auto logits = run(model, ref.tokens[1], true, pool);
+    const auto logits = moe_test::run_logits(model, ref.tokens[1], true, pool);
     const double scale = max_abs(ref.logits[1].view());
     const double vs_prefill = max_abs_diff(logits.view(), ref.logits[1].view());
     const double vs_steps = max_abs_diff(logits.view(), ref.logits_step.view());
@@ -318,8 +267,8 @@ TEST_CASE("A DeepSeek-V2 Q8_0 file (F16 k_b) in a gguf_mixed model computes what
     moe::cpu::thread_pool pool(2);
     const std::vector<std::int32_t> tokens{3, 159, 0, 77, 100, 12, 9, 140, 2};  // prefill (9 tokens), then steps
     for (const bool one_by_one : {false, true}) {
-        const auto a = run(mixed, tokens, one_by_one, pool);
-        const auto b = run(fixed, tokens, one_by_one, pool);
+        const auto a = moe_test::run_logits(mixed, tokens, one_by_one, pool);
+        const auto b = moe_test::run_logits(fixed, tokens, one_by_one, pool);
         CHECK(std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.rows() * a.cols()) * sizeof(float)) == 0);
     }
 }

@@ -21,66 +21,33 @@
 
 #include "moe/io.hpp"
 #include "moe/models.hpp"
+#include "llama_cpp_logits.hpp"
 #include "tiny_cards.hpp"
 
 namespace test_gguf_models {  // the file's own namespace: a test group is one translation unit (moe_test_group)
 
 namespace {
 
+using moe_test::max_abs;
+using moe_test::max_abs_diff;
+using moe_test::message_of;
+
 std::string gguf_path(const std::string& name) { return std::string(MOE_TEST_DATA_DIR) + "/gguf_models/" + name + ".gguf"; }
 std::string model_dir(const std::string& name) { return std::string(MOE_TEST_DATA_DIR) + "/models/" + name; }
 
-struct reference {
-    std::vector<std::vector<std::int32_t>> tokens;
-    std::vector<moe::host_matrix<float>> logits;
-    moe::host_matrix<float> logits_step;
-};
-
-reference read_llama_logits(const std::string& name, std::int64_t vocab) {
-    const moe::io::safetensors_file file(std::string(MOE_TEST_DATA_DIR) + "/gguf_models/" + name + ".logits.safetensors");
-    reference r;
-    for (int s = 0; s < 3; ++s) {
-        const auto ids = moe::io::read_integers(file.require("tokens_" + std::to_string(s)));
-        r.tokens.emplace_back(ids.begin(), ids.end());
-        r.logits.push_back(moe::io::copy_matrix<float>(file.require("logits_" + std::to_string(s))));
-        REQUIRE(r.logits.back().cols() == vocab);
-        REQUIRE(r.logits.back().rows() == static_cast<std::int64_t>(ids.size()));
-    }
-    r.logits_step = moe::io::copy_matrix<float>(file.require("logits_step_1"));
-    return r;
-}
-
-double max_abs(moe::matrix_view<const float> m) {
-    double v = 0;
-    for (float f : m.span()) v = std::max(v, double(std::abs(f)));
-    return v;
-}
-
-double max_abs_diff(moe::matrix_view<const float> a, moe::matrix_view<const float> b) {
-    REQUIRE(a.rows == b.rows);
-    REQUIRE(a.cols == b.cols);
-    double v = 0;
-    for (std::int64_t i = 0; i < a.size(); ++i) v = std::max(v, double(std::abs(a.data[i] - b.data[i])));
-    return v;
+moe_test::llama_cpp_logits read_llama_logits(const std::string& name, std::int64_t vocab) {
+    return moe_test::read_llama_cpp_logits(std::string(MOE_TEST_DATA_DIR) + "/gguf_models/" + name + ".logits.safetensors",
+                                           vocab);
 }
 
 template <class Model>
 moe::host_matrix<float> prefill(Model& model, const std::vector<std::int32_t>& tokens, moe::cpu::thread_pool& pool) {
-    auto seq = model.new_sequence(32);
-    moe::host_matrix<float> logits(static_cast<std::int64_t>(tokens.size()), Model::V);
-    model.forward(tokens, seq, logits.view(), pool);
-    return logits;
+    return moe_test::run_logits(model, tokens, false, pool);
 }
 
 template <class Model>
 moe::host_matrix<float> stepped(Model& model, const std::vector<std::int32_t>& tokens, moe::cpu::thread_pool& pool) {
-    auto seq = model.new_sequence(32);
-    moe::host_matrix<float> logits(static_cast<std::int64_t>(tokens.size()), Model::V);
-    for (std::size_t i = 0; i < tokens.size(); ++i) {
-        model.forward(std::span<const std::int32_t>(&tokens[i], 1), seq,
-                      moe::matrix_view<float>{logits.row(static_cast<std::int64_t>(i)), 1, Model::V}, pool);
-    }
-    return logits;
+    return moe_test::run_logits(model, tokens, true, pool);
 }
 
 // Logits of `Model` loaded from tests/data/gguf_models/<name>.gguf against llama.cpp's on the same file: prefill
@@ -141,15 +108,6 @@ std::string edited_copy(const std::string& name, const std::string& from, const 
     const auto path = std::filesystem::temp_directory_path() / ("moe_test_" + name + "_edited.gguf");
     std::ofstream(path, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
     return path.string();
-}
-
-std::string message_of(auto&& load) {
-    try {
-        load();
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "no exception";
 }
 
 }  // namespace
