@@ -26,10 +26,14 @@
 #include "../io/safetensors_writer.hpp"
 #include "moe/io.hpp"
 #include "moe/models.hpp"
+#include "reference_logits.hpp"
 
 namespace test_fp8_checkpoint {  // the file's own namespace: a test group is one translation unit (moe_test_group)
 
 namespace {
+
+using moe_test::max_abs;
+using moe_test::max_abs_diff;
 
 constexpr moe::deepseek_v3_config fp8_card(moe::weight_format weights) {
     return {.vocab_size = 48, .model_width = 256, .layers = 2, .heads = 2, .q_lora_rank = 128, .kv_lora_rank = 128,
@@ -61,20 +65,6 @@ reference read_reference() {
         REQUIRE(r.fp8.back().cols() == V);
     }
     return r;
-}
-
-double max_abs(moe::matrix_view<const float> m) {
-    double v = 0;
-    for (float f : m.span()) v = std::max(v, double(std::abs(f)));
-    return v;
-}
-
-double max_abs_diff(moe::matrix_view<const float> a, moe::matrix_view<const float> b) {
-    REQUIRE(a.rows == b.rows);
-    REQUIRE(a.cols == b.cols);
-    double v = 0;
-    for (std::int64_t i = 0; i < a.size(); ++i) v = std::max(v, double(std::abs(a.data[i] - b.data[i])));
-    return v;
 }
 
 // Prefill of every sequence and sequence 1 token by token, each within tolerance · max |logit| of `want`.

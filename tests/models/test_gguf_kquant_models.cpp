@@ -20,7 +20,7 @@
 
 #include "moe/io.hpp"
 #include "moe/models.hpp"
-#include "llama_cpp_logits.hpp"
+#include "reference_logits.hpp"
 
 namespace test_gguf_kquant_models {  // the file's own namespace: a test group is one translation unit (moe_test_group)
 
@@ -42,9 +42,9 @@ std::string gguf_path(const std::string& name) {
     return std::string(MOE_TEST_DATA_DIR) + "/gguf_kquant_models/" + name + ".gguf";
 }
 
-using reference = moe_test::llama_cpp_logits;
+using reference = moe_test::reference_logits;
 reference read_llama_logits(const std::string& name) {
-    return moe_test::read_llama_cpp_logits(std::string(MOE_TEST_DATA_DIR) + "/gguf_kquant_models/" + name +
+    return moe_test::read_reference_logits(std::string(MOE_TEST_DATA_DIR) + "/gguf_kquant_models/" + name +
                                                ".logits.safetensors",
                                            512);
 }

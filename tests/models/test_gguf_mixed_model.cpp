@@ -35,7 +35,7 @@
 
 #include "moe/io.hpp"
 #include "moe/models.hpp"
-#include "llama_cpp_logits.hpp"
+#include "reference_logits.hpp"
 
 namespace test_gguf_mixed_model {  // the file's own namespace: a test group is one translation unit (moe_test_group)
 
@@ -72,8 +72,8 @@ std::string data(const std::string& path) { return std::string(MOE_TEST_DATA_DIR
 const std::string q4_k_m = data("gguf_mixed_models/qwen3_moe_q4_k_m.gguf");
 const std::string deepseek_q4_k_m = data("gguf_mixed_models/deepseek_v3_q4_k_m.gguf");
 
-using reference = moe_test::llama_cpp_logits;
-reference read_llama_logits(const std::string& path) { return moe_test::read_llama_cpp_logits(path); }
+using reference = moe_test::reference_logits;
+reference read_llama_logits(const std::string& path) { return moe_test::read_reference_logits(path); }
 
 }  // namespace
 

@@ -21,7 +21,7 @@
 
 #include "moe/io.hpp"
 #include "moe/models.hpp"
-#include "llama_cpp_logits.hpp"
+#include "reference_logits.hpp"
 #include "tiny_cards.hpp"
 
 namespace test_gguf_models {  // the file's own namespace: a test group is one translation unit (moe_test_group)
@@ -35,8 +35,8 @@ using moe_test::message_of;
 std::string gguf_path(const std::string& name) { return std::string(MOE_TEST_DATA_DIR) + "/gguf_models/" + name + ".gguf"; }
 std::string model_dir(const std::string& name) { return std::string(MOE_TEST_DATA_DIR) + "/models/" + name; }
 
-moe_test::llama_cpp_logits read_llama_logits(const std::string& name, std::int64_t vocab) {
-    return moe_test::read_llama_cpp_logits(std::string(MOE_TEST_DATA_DIR) + "/gguf_models/" + name + ".logits.safetensors",
+moe_test::reference_logits read_llama_logits(const std::string& name, std::int64_t vocab) {
+    return moe_test::read_reference_logits(std::string(MOE_TEST_DATA_DIR) + "/gguf_models/" + name + ".logits.safetensors",
                                            vocab);
 }
 

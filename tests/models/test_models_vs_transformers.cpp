@@ -14,46 +14,21 @@
 
 #include "moe/io.hpp"
 #include "moe/models.hpp"
+#include "reference_logits.hpp"
 #include "tiny_cards.hpp"
 
 namespace test_models_vs_transformers {  // the file's own namespace: a test group is one translation unit (moe_test_group)
 
 namespace {
 
+using moe_test::max_abs;
+using moe_test::max_abs_diff;
+
 std::string model_dir(const std::string& name) { return std::string(MOE_TEST_DATA_DIR) + "/models/" + name; }
 
-struct reference {
-    std::vector<std::vector<std::int32_t>> tokens;
-    std::vector<moe::host_matrix<float>> logits;
-    moe::host_matrix<float> logits_step;
-};
-
+using reference = moe_test::reference_logits;
 reference read_reference(const std::string& name, std::int64_t vocab) {
-    const moe::io::safetensors_file file(model_dir(name) + "/reference.safetensors");
-    reference r;
-    for (int s = 0; s < 3; ++s) {
-        const auto ids = moe::io::read_integers(file.require("tokens_" + std::to_string(s)));
-        r.tokens.emplace_back(ids.begin(), ids.end());
-        r.logits.push_back(moe::io::copy_matrix<float>(file.require("logits_" + std::to_string(s))));
-        REQUIRE(r.logits.back().cols() == vocab);
-        REQUIRE(r.logits.back().rows() == static_cast<std::int64_t>(ids.size()));
-    }
-    r.logits_step = moe::io::copy_matrix<float>(file.require("logits_step_1"));
-    return r;
-}
-
-double max_abs(moe::matrix_view<const float> m) {
-    double v = 0;
-    for (float f : m.span()) v = std::max(v, double(std::abs(f)));
-    return v;
-}
-
-double max_abs_diff(moe::matrix_view<const float> a, moe::matrix_view<const float> b) {
-    REQUIRE(a.rows == b.rows);
-    REQUIRE(a.cols == b.cols);
-    double v = 0;
-    for (std::int64_t i = 0; i < a.size(); ++i) v = std::max(v, double(std::abs(a.data[i] - b.data[i])));
-    return v;
+    return moe_test::read_reference_logits(model_dir(name) + "/reference.safetensors", vocab);
 }
 
 template <class Model>

@@ -1,6 +1,7 @@
-// tests/models/llama_cpp_logits.hpp — what the GGUF model tests share: llama.cpp's logits for a file (written by
-// tools/make_gguf_models.py and its siblings with llama-cpp-python: tokens_<s> and logits_<s> for three sequences s,
-// logits_step_1 for sequence 1 run token by token), the model runs they are compared with, and the error measures.
+// tests/models/reference_logits.hpp — what the whole-model tests share: a reference's logits for three sequences
+// (tokens_<s> and logits_<s>, and logits_step_1 for sequence 1 run token by token), as transformers writes them
+// (tools/make_model_reference.py) and llama.cpp does (tools/make_gguf_models.py and its siblings, with
+// llama-cpp-python), the model runs they are compared with, and the error measures.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -18,16 +19,16 @@
 
 namespace moe_test {
 
-struct llama_cpp_logits {
+struct reference_logits {
     std::vector<std::vector<std::int32_t>> tokens;  // three sequences
-    std::vector<moe::host_matrix<float>> logits;    // (tokens of sequence s, V): llama.cpp's prefill of each
-    moe::host_matrix<float> logits_step;            // (tokens of sequence 1, V): llama.cpp token by token
+    std::vector<moe::host_matrix<float>> logits;    // (tokens of sequence s, V): the reference's prefill of each
+    moe::host_matrix<float> logits_step;            // (tokens of sequence 1, V): the reference token by token
 };
 
 // Reads <path> (a .logits.safetensors file); `vocab` > 0 also checks the logits' width.
-inline llama_cpp_logits read_llama_cpp_logits(const std::string& path, std::int64_t vocab = 0) {
+inline reference_logits read_reference_logits(const std::string& path, std::int64_t vocab = 0) {
     const moe::io::safetensors_file file(path);
-    llama_cpp_logits r;
+    reference_logits r;
     for (int s = 0; s < 3; ++s) {
         const auto ids = moe::io::read_integers(file.require("tokens_" + std::to_string(s)));
         r.tokens.emplace_back(ids.begin(), ids.end());
