@@ -22,8 +22,9 @@
 // parameters, 0.48 B active) or qwen2 (Qwen2-MoE-shaped: width 1024, 12 layers, 16/16 heads with q/k/v bias, 16
 // experts of width 1408, top-4, a gated shared expert of width 5632, vocabulary 32000: 1.15 B, 0.50 B active).
 // PRECISION: fp32 (bf16 file converted on load), bf16 / bf16_compute (used in place from the mapping) or q8_0
-// (quantized on load to llama.cpp's Q8_0 blocks); from a GGUF file also q4_0, q4_k and gguf_mixed (mixtral only:
-// qwen2's 1408-wide experts are not whole 256-weight K-quant blocks, and llama.cpp stores that matrix as Q5_0).
+// (quantized on load to llama.cpp's Q8_0 blocks); from a GGUF file also q4_0, q4_k (mixtral only: qwen2's 1408-wide
+// experts are not whole 256-weight K-quant blocks) and gguf_mixed (llama.cpp's K-quant files: Q4_K_M's mixture, and
+// for qwen2 the Q5_0 that llama.cpp writes for those 1408-wide matrices).
 // bench/run_vs_llama_cpp.py drives this and llama.cpp side by side.
 #include <algorithm>
 #include <chrono>
@@ -74,6 +75,7 @@ constexpr moe::mixtral_config mixtral_q4_0 = mixtral_card(moe::weight_format::q4
 constexpr moe::qwen2_moe_config qwen2_q4_0 = qwen2_card(moe::weight_format::q4_0);
 constexpr moe::mixtral_config mixtral_q4_k = mixtral_card(moe::weight_format::q4_k);
 constexpr moe::mixtral_config mixtral_mixed = mixtral_card(moe::weight_format::gguf_mixed);
+constexpr moe::qwen2_moe_config qwen2_mixed = qwen2_card(moe::weight_format::gguf_mixed);
 
 struct tensor_spec {
     std::string name;
@@ -371,7 +373,7 @@ int usage() {
                  "usage: bench_e2e --write MODEL DIR | --run MODEL PRECISION DIR THREADS [--logits FILE] | "
                  "--run-gguf MODEL PRECISION FILE THREADS [--logits FILE] | "
                  "--bandwidth THREADS | --fma-peak THREADS | --bf16-dot-peak THREADS | --int8-dot-peak THREADS   (MODEL: mixtral|qwen2, "
-                 "PRECISION: fp32|bf16|bf16_compute|q8_0; from GGUF also q4_0, q4_k and gguf_mixed (mixtral))\n");
+                 "PRECISION: fp32|bf16|bf16_compute|q8_0; from GGUF also q4_0, q4_k (mixtral) and gguf_mixed)\n");
     return 2;
 }
 
@@ -398,6 +400,7 @@ int main(int argc, char** argv) {
             if (a[1] == "qwen2" && a[2] == "q4_0") return run<moe::cpu::qwen2_moe<qwen2_q4_0>>(dir, threads, logits);
             if (a[1] == "mixtral" && a[2] == "q4_k") return run<moe::cpu::mixtral<mixtral_q4_k>>(dir, threads, logits);
             if (a[1] == "mixtral" && a[2] == "gguf_mixed") return run<moe::cpu::mixtral<mixtral_mixed>>(dir, threads, logits);
+            if (a[1] == "qwen2" && a[2] == "gguf_mixed") return run<moe::cpu::qwen2_moe<qwen2_mixed>>(dir, threads, logits);
         }
         if (a[1] == "mixtral" && a[2] == "fp32") return run<moe::cpu::mixtral<mixtral_fp32>>(dir, threads, logits);
         if (a[1] == "mixtral" && a[2] == "bf16") return run<moe::cpu::mixtral<mixtral_bf16>>(dir, threads, logits);

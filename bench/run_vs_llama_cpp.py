@@ -18,9 +18,9 @@ histogram):
     q4_0          model-q4_0.gguf: pure Q4_0 (every matrix; norms and routers F32)
     q4_k          model-q4_k.gguf: pure Q4_K (ftype MOSTLY_Q4_K_S with pure = True)
     q4_k_m        model-q4_k_m.gguf: llama.cpp's Q4_K_M mixture (Q4_K, Q6_K, ...), ours as weight_format::gguf_mixed
-The K-quant files are made for the mixtral shape only: qwen2's expert down projections are 1408 wide, not whole
-256-weight blocks, and llama.cpp stores them as Q5_0 instead (llama-quant.cpp, tensor_type_fallback), which moe
-does not read. For the GGUF precisions decode bytes per token are counted from the file's own tensor sizes (every
+qwen2's expert down projections are 1408 wide, not whole 256-weight blocks, so llama.cpp's quantizer stores them
+as Q5_0 in its K-quant files (llama-quant.cpp, tensor_type_fallback), even with pure = True: for qwen2 ours reads
+both K-quant files as weight_format::gguf_mixed (each matrix in its own type, Q5_0 included). For the GGUF precisions decode bytes per token are counted from the file's own tensor sizes (every
 tensor read by a decode step: top_k / experts of the merged expert tensors, one embedding row).
 Then, per precision and thread count, it alternates runs of ours and llama.cpp (each in a fresh process, weights
 resident and warmed before timing) with a read-bandwidth measurement, and reports ours / llama.cpp, decode bytes/s
@@ -185,7 +185,8 @@ GGUF_PRECISIONS = {
     "q4_k": ("q4_k", "model-q4_k.gguf", "LLAMA_FTYPE_MOSTLY_Q4_K_S", True),
     "q4_k_m": ("gguf_mixed", "model-q4_k_m.gguf", "LLAMA_FTYPE_MOSTLY_Q4_K_M", False),
 }
-# Shapes a GGUF precision cannot be made in (see the module docstring).
+# Shapes whose every matrix width is a whole number of 256-weight K-quant blocks: elsewhere llama.cpp's K-quant
+# files hold Q5_0 too, read by ours as gguf_mixed (see the module docstring).
 K_QUANT_SHAPES = ("mixtral",)
 
 
@@ -361,9 +362,7 @@ def main():
         for precision in args.precisions.split(","):
             gguf_run = GGUF_PRECISIONS.get(precision)
             if gguf_run and gguf_run[2] and model not in K_QUANT_SHAPES and precision != "q4_0":
-                print(f"{model} {precision}: skipped (1408-wide expert down projections are not whole K-quant "
-                      "blocks; llama.cpp stores them as Q5_0, which moe does not read)", file=sys.stderr)
-                continue
+                gguf_run = ("gguf_mixed",) + gguf_run[1:]  # the K-quant file with Q5_0 expert down projections
             if gguf_run and not have_llama:
                 print(f"{model} {precision}: skipped (needs gguf + llama-cpp-python to make the file)", file=sys.stderr)
                 continue

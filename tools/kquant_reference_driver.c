@@ -4,7 +4,7 @@
  * ggml/src/ggml-quants.c (nothing else of ggml is needed: the few ggml.c functions ggml-quants.c links against
  * are stubbed below and never called by these quantizers):
  *     gcc -std=c11 -O2 -ffp-contract=off -I ggml/include -I ggml/src kquant_reference_driver.c ggml-quants.c -lm
- * Usage: driver TYPE IN.f32 OUT.bin, TYPE one of q4_0 q4_K q5_K q6_K q8_K. IN holds k float32 values (k a multiple
+ * Usage: driver TYPE IN.f32 OUT.bin, TYPE one of q4_0 q5_0 q4_K q5_K q6_K q8_K. IN holds k float32 values (k a multiple
  * of 256); OUT gets the blocks of quantize_row_<TYPE>_ref(IN, OUT, k), the output buffer zeroed first (Q8_K leaves
  * the bsums of an all-zero block unwritten). x86 llama.cpp's quantize_row_q8_K (ggml-cpu/arch/x86/quants.c) is
  * quantize_row_q8_K_ref. */
@@ -32,7 +32,7 @@ const char* ggml_type_name(enum ggml_type type) { (void)type; abort(); }
 
 int main(int argc, char** argv) {
     if (argc != 4) {
-        fprintf(stderr, "usage: %s q4_0|q4_K|q5_K|q6_K|q8_K IN.f32 OUT.bin\n", argv[0]);
+        fprintf(stderr, "usage: %s q4_0|q5_0|q4_K|q5_K|q6_K|q8_K IN.f32 OUT.bin\n", argv[0]);
         return 2;
     }
     FILE* in = fopen(argv[2], "rb");
@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
         out = calloc(1, out_bytes);                                    \
     } else
     RUN("q4_0", block_q4_0, QK4_0)
+    RUN("q5_0", block_q5_0, QK5_0)
     RUN("q4_K", block_q4_K, QK_K)
     RUN("q5_K", block_q5_K, QK_K)
     RUN("q6_K", block_q6_K, QK_K)
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
     return fprintf(stderr, "unknown type %s\n", type), 2;
 #undef RUN
     if (strcmp(type, "q4_0") == 0) quantize_row_q4_0_ref(x, out, k);
+    if (strcmp(type, "q5_0") == 0) quantize_row_q5_0_ref(x, out, k);
     if (strcmp(type, "q4_K") == 0) quantize_row_q4_K_ref(x, out, k);
     if (strcmp(type, "q5_K") == 0) quantize_row_q5_K_ref(x, out, k);
     if (strcmp(type, "q6_K") == 0) quantize_row_q6_K_ref(x, out, k);

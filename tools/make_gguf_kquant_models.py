@@ -4,7 +4,8 @@
 Usage (from the repository root; the driver runs under a Python with torch, transformers and gguf-py and calls
 llama-cpp-python's interpreter for the quantizer and the logits):
     python3 tools/make_gguf_kquant_models.py
-    (--llama-python PY: the Python with llama-cpp-python, default $LLAMA_PYTHON or this one; --llama-cpp DIR: llama.cpp's source tree for its
+    (--only CASE,...: write only these files, e.g. --only qwen3_moe_q5_0 --first-seed 3027 to add one file made
+    from the same weights as the others; --llama-python PY: the Python with llama-cpp-python, default $LLAMA_PYTHON or this one; --llama-cpp DIR: llama.cpp's source tree for its
     converter, default $LLAMA_CPP_DIR; --out DIR: default tests/data/gguf_kquant_models)
 
 1. A random Qwen3MoeForCausalLM (transformers, float32) whose every matrix has an inner width that is a multiple of
@@ -14,7 +15,7 @@ llama-cpp-python's interpreter for the quantizer and the logits):
 2. llama.cpp's convert_hf_to_gguf.py writes an f32 GGUF (not committed), with a 512-token stand-in byte-level BPE
    vocabulary: token 0 "<|endoftext|>" (control), the 256 byte characters, then 255 two-letter merges.
 3. llama.cpp's quantizer (llama_model_quantize, `pure`: every quantizable tensor gets the file type's one type,
-   token_embd included) writes qwen3_moe_{q4_0,q4_k,q5_k,q6_k}.gguf. Norms (1-D) and the router (ffn_gate_inp:
+   token_embd included) writes qwen3_moe_{q4_0,q5_0,q4_k,q5_k,q6_k}.gguf. Norms (1-D) and the router (ffn_gate_inp:
    llama.cpp never quantizes it) stay F32. qwen3_moe_q4_k_m.gguf is llama.cpp's default Q4_K_M mixture (not
    pure: attn_v, ffn_down_exps and token_embd... get Q6_K), for the mixed-type refusal test.
 4. Routing margins: every file is dequantized (gguf-py) into the transformers model and the gap between the 2nd
@@ -49,8 +50,10 @@ TOKEN_SEED = 20240611
 MIN_GAP = 0.1  # router-logit units
 
 # case -> (llama_ftype, pure)
-CASES = {"qwen3_moe_q4_0": (2, True), "qwen3_moe_q4_k": (14, True), "qwen3_moe_q5_k": (16, True),
-         "qwen3_moe_q6_k": (18, True), "qwen3_moe_q4_k_m": (15, False)}
+CASES = {"qwen3_moe_q4_0": (2, True), "qwen3_moe_q5_0": (8, True), "qwen3_moe_q4_k": (14, True),
+         "qwen3_moe_q5_k": (16, True), "qwen3_moe_q6_k": (18, True), "qwen3_moe_q4_k_m": (15, False)}
+if os.environ.get("MOE_KQUANT_CASES"):  # --only, passed on to the subprocesses
+    CASES = {c: CASES[c] for c in os.environ["MOE_KQUANT_CASES"].split(",")}
 PURE = [c for c, (_, pure) in CASES.items() if pure]
 
 
@@ -212,15 +215,25 @@ def run_under(python: str, call: str):
 
 
 def main():
+    global CASES, PURE
     p = argparse.ArgumentParser()
     p.add_argument("--llama-python", default=os.environ.get("LLAMA_PYTHON", sys.executable))
     p.add_argument("--llama-cpp", type=Path, default=Path(os.environ.get("LLAMA_CPP_DIR", "llama.cpp")))
     p.add_argument("--out", type=Path, default=ROOT / "tests" / "data" / "gguf_kquant_models")
+    p.add_argument("--only", default="", help="comma-separated cases (default: all)")
+    p.add_argument("--first-seed", type=int, default=FIRST_SEED)
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
+    if a.only:
+        unknown = set(a.only.split(",")) - set(CASES)
+        if unknown:
+            p.error(f"unknown cases {sorted(unknown)}; known: {', '.join(CASES)}")
+        os.environ["MOE_KQUANT_CASES"] = a.only
+        CASES = {c: CASES[c] for c in a.only.split(",")}
+        PURE = [c for c, (_, pure) in CASES.items() if pure]
     import torch
     seqs = tokens()
-    for seed in range(FIRST_SEED, FIRST_SEED + 50):
+    for seed in range(a.first_seed, a.first_seed + 50):
         with tempfile.TemporaryDirectory() as tmp:
             hf, f32 = Path(tmp) / "qwen3_moe", Path(tmp) / "qwen3_moe_f32.gguf"
             model = build(seed)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the bit-exact reference files for the C++ Q4_0 / Q4_K / Q5_K / Q6_K / Q8_K test
+"""Generate the bit-exact reference files for the C++ Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K / Q8_K test
 (tests/precision/test_ggml_blocks.cpp) from llama.cpp itself.
 
 Usage (from the repository root; needs gcc, numpy, gguf-py and a llama.cpp source tree):
@@ -14,7 +14,8 @@ Writes:
                                                standalone with tools/kquant_reference_driver.c and
                                                -ffp-contract=off (every product rounded, as ISO C evaluates it)
     README.md                                  what the files are and what this run measured
-The Q4_0 bytes are also checked against gguf.quants.quantize (the same bytes, asserted). With --libggml, the
+The Q4_0 and Q5_0 bytes are also checked against gguf.quants.quantize (the same bytes, asserted). Q5_0's random
+dequantization blocks come from their own generator (seed 1405), so adding it left the other files unchanged. With --libggml, the
 quantizers exported by the library (quantize_row_*_ref of libggml-base, the CPU backend's quantize_row_q8_K) are
 run on the same rows and the agreement is recorded in README.md; so is the effect of compiling ggml-quants.c with
 GCC's default contraction (-std=gnu11 -march=native: a·b + c fused into FMAs). Python is only the generator: the
@@ -38,8 +39,8 @@ from gguf import GGMLQuantizationType as T
 QK_K = 256
 ROWS = 24
 TYPES = {"q4_0": T.Q4_0, "q4_K": T.Q4_K, "q5_K": T.Q5_K, "q6_K": T.Q6_K}
-BLOCK_BYTES = {"q4_0": 18, "q4_K": 144, "q5_K": 176, "q6_K": 210, "q8_K": 292}
-BLOCK_WIDTH = {"q4_0": 32, "q4_K": 256, "q5_K": 256, "q6_K": 256, "q8_K": 256}
+BLOCK_BYTES = {"q4_0": 18, "q5_0": 22, "q4_K": 144, "q5_K": 176, "q6_K": 210, "q8_K": 292}
+BLOCK_WIDTH = {"q4_0": 32, "q5_0": 32, "q4_K": 256, "q5_K": 256, "q6_K": 256, "q8_K": 256}
 
 # fp16 bit patterns for d / dmin in the dequantization blocks: zero, -0, smallest and largest subnormal, a negative
 # subnormal, smallest normal, ±1, ±65504 (fp16 max), then random finite values.
@@ -60,10 +61,10 @@ def random_half_bits(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def dequant_blocks(rng: np.random.Generator, kind: str) -> np.ndarray:
     """Random blocks of one type as raw bytes (n_blocks, block_bytes)."""
-    nb = {"q4_0": 16, "q4_K": 12, "q5_K": 12, "q6_K": 12}[kind]
+    nb = {"q4_0": 16, "q5_0": 16, "q4_K": 12, "q5_K": 12, "q6_K": 12}[kind]
     raw = rng.integers(0, 256, (nb, BLOCK_BYTES[kind]), dtype=np.uint8)
     d = random_half_bits(rng, nb)
-    if kind == "q4_0":
+    if kind in ("q4_0", "q5_0"):
         raw[:, 0:2] = d.view(np.uint8).reshape(nb, 2)
     elif kind in ("q4_K", "q5_K"):
         dmin = random_half_bits(rng, nb)[::-1].copy()  # pair the special values differently
@@ -147,7 +148,7 @@ def library_quantize(libdir: str, kind: str, x: np.ndarray) -> bytes | None:
         cpu = ctypes.CDLL(os.path.join(libdir, "libggml-cpu.so"))
     except OSError:
         return None
-    fn = {"q4_0": base.quantize_row_q4_0_ref, "q4_K": base.quantize_row_q4_K_ref, "q5_K": base.quantize_row_q5_K_ref,
+    fn = {"q4_0": base.quantize_row_q4_0_ref, "q5_0": base.quantize_row_q5_0_ref, "q4_K": base.quantize_row_q4_K_ref, "q5_K": base.quantize_row_q5_K_ref,
           "q6_K": base.quantize_row_q6_K_ref, "q8_K": cpu.quantize_row_q8_K}[kind]
     fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
     fn.restype = None
@@ -179,6 +180,13 @@ def main() -> int:
         assert y.size == raw.shape[0] * BLOCK_WIDTH[kind] and np.isfinite(y).all(), kind
         raw.tofile(os.path.join(args.out, f"dequant_{kind}.bin"))
         y.tofile(os.path.join(args.out, f"dequant_{kind}.f32"))
+    # Q5_0 (added later) from its own generator: the files above stay as they were.
+    raw = dequant_blocks(np.random.default_rng(1405), "q5_0")
+    with np.errstate(all="ignore"):
+        y = gguf.quants.dequantize(raw.reshape(-1), T.Q5_0).astype("<f4")
+    assert y.size == raw.shape[0] * 32 and np.isfinite(y).all(), "q5_0"
+    raw.tofile(os.path.join(args.out, "dequant_q5_0.bin"))
+    y.tofile(os.path.join(args.out, "dequant_q5_0.f32"))
 
     # --- quantization: llama.cpp's reference quantizers on edge-case rows ---
     cases = row_cases(rng)
@@ -187,7 +195,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as work:
         ref = build_driver(args.llama_cpp, work, ["-std=c11", "-O2", "-ffp-contract=off"], "ref")
         fused = build_driver(args.llama_cpp, work, ["-std=gnu11", "-O2", "-march=native"], "fused")
-        for kind in ["q4_0", "q4_K", "q5_K", "q6_K", "q8_K"]:
+        for kind in ["q4_0", "q5_0", "q4_K", "q5_K", "q6_K", "q8_K"]:
             got = run_driver(ref, kind, x, work)
             with open(os.path.join(args.out, f"quant_{kind}.bin"), "wb") as f:
                 f.write(got)
@@ -200,12 +208,12 @@ def main() -> int:
                     d = differing_blocks(got, lib, BLOCK_BYTES[kind])
                     notes.append(f"- {kind}: llama-cpp-python's libggml ({'libggml-cpu quantize_row_q8_K' if kind == 'q8_K' else 'libggml-base quantize_row_' + kind + '_ref'}) "
                                  f"differs in {len(d)} blocks" + (f" ({d})" if d else ""))
-            if kind == "q4_0":
+            if kind in ("q4_0", "q5_0"):
                 with np.errstate(all="ignore"):
-                    py = gguf.quants.quantize(x, T.Q4_0).tobytes()
-                d = differing_blocks(got, py, 18)
-                assert not d, f"gguf-py's Q4_0 differs from ggml's in blocks {d}"
-                notes.append("- q4_0: gguf.quants.quantize gives the same bytes (asserted)")
+                    py = gguf.quants.quantize(x, T.Q4_0 if kind == "q4_0" else T.Q5_0).tobytes()
+                d = differing_blocks(got, py, BLOCK_BYTES[kind])
+                assert not d, f"gguf-py's {kind} differs from ggml's in blocks {d}"
+                notes.append(f"- {kind}: gguf.quants.quantize gives the same bytes (asserted)")
 
     with open(os.path.join(args.out, "README.md"), "w") as f:
         f.write(README.format(
@@ -215,18 +223,18 @@ def main() -> int:
     return 0
 
 
-README = """# Q4_0 / Q4_K / Q5_K / Q6_K / Q8_K reference
+README = """# Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K / Q8_K reference
 
 Written by `tools/make_kquant_reference.py` (run from the repository root:
 `python3 tools/make_kquant_reference.py --libggml <llama-cpp-python>/lib`) with gguf-py {gguf_version},
-numpy {numpy_version}, and llama.cpp's `ggml-quants.c` compiled standalone by
+numpy {numpy_version}, and llama.cpp's `ggml/src/ggml-quants.c` compiled standalone by
 `tools/kquant_reference_driver.c` (`gcc -std=c11 -O2 -ffp-contract=off`).
 
 | file | contents |
 |---|---|
-| `dequant_<type>.bin` | random blocks of `<type>` (q4_0: 16 × 18 bytes; q4_K 12 × 144, q5_K 12 × 176, q6_K 12 × 210), ggml-common.h layouts |
+| `dequant_<type>.bin` | random blocks of `<type>` (q4_0: 16 × 18 bytes; q5_0: 16 × 22; q4_K 12 × 144, q5_K 12 × 176, q6_K 12 × 210), ggml-common.h layouts |
 | `dequant_<type>.f32` | float32 = `gguf.quants.dequantize(dequant_<type>.bin, <type>)` |
-| `input.f32` | ({rows}, 256) float32 rows, one K-quant super-block (eight Q4_0 blocks) each |
+| `input.f32` | ({rows}, 256) float32 rows, one K-quant super-block (eight Q4_0 / Q5_0 blocks) each |
 | `quant_<type>.bin` | `quantize_row_<type>_ref(input)` of ggml-quants.c, all rows as one call (q8_K: `quantize_row_q8_K_ref`, which is what x86 llama.cpp's `quantize_row_q8_K` calls) |
 
 Dequantization blocks: fp16 `d` (and `dmin`) cover +0, −0, the smallest and largest subnormal, a negative subnormal,
@@ -247,6 +255,8 @@ Notes:
 - The K-quant searches (`make_qkx2_quants`, `make_qx_quants`) compare sums of products, so a build that fuses
   a·b + c into an FMA (GCC's default in GNU C with `-march=native`) can pick another scale; the C++ quantizers turn
   contraction off and match the unfused build.
+- `input.f32` row 15 (groups of 16 at scales 1e-4 … 1e2) uses numpy's float32 power, whose last bit depends on
+  the SIMD path numpy picks on the machine: rerunning elsewhere may rewrite that row (and the blocks made from it).
 - Q8_K: an all-zero block leaves `bsums` unwritten in ggml; the driver zeroes the output first, so they are 0 here
   (and the C++ quantizer writes 0).
 """

@@ -211,7 +211,7 @@ struct reader {
 };
 
 const std::set<std::string> weight_formats{"fp32", "bf16", "fp16", "bf16_compute", "q8_0",
-                                           "q4_0", "q4_k", "q5_k", "q6_k", "gguf_mixed"};
+                                           "q4_0", "q5_0", "q4_k", "q5_k", "q6_k", "gguf_mixed"};
 
 // The format the checkpoint's matrices are stored in, so they are used in place: the dtype most 2-D tensors have.
 std::string weights_of(const fs::path& dir) {
@@ -280,7 +280,7 @@ std::string gguf_weights_of(const moe::io::gguf_file& file, const matrix_types& 
         } else {
             throw config_error(file.path() + ": " + moe::excerpt(m.first) + " is " + std::string(moe::io::name_of(type)) +
                                (m.tensors > 1 ? " (and " + std::to_string(m.tensors - 1) + " more matrices)" : "") +
-                               "; moe reads F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K matrices");
+                               "; moe reads F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and Q6_K matrices");
         }
     }
     if (blocks.size() == 1) return blocks[0];
@@ -409,7 +409,7 @@ void write_header(const fs::path& out, const std::vector<fs::path>& dirs, const 
                  "moe_card: %s\n"
                  "usage: moe_card CHECKPOINT_DIR|FILE.gguf [--name NAME] [--weights FORMAT]  (prints the card and its type)\n"
                  "       moe_card --header OUT.hpp [--released] [--weights FORMAT] CHECKPOINT_DIR|FILE.gguf...\n"
-                 "  FORMAT: fp32, bf16, fp16, bf16_compute, q8_0, q4_0, q4_k, q5_k, q6_k or gguf_mixed\n"
+                 "  FORMAT: fp32, bf16, fp16, bf16_compute, q8_0, q4_0, q5_0, q4_k, q5_k, q6_k or gguf_mixed\n"
                  "          (default: the checkpoint's matrix dtype; a GGUF file's matrix types)\n",
                  problem.c_str());
     std::exit(2);

@@ -1,11 +1,12 @@
 // Whole models from GGUF files quantized by llama.cpp's own quantizer (tools/make_gguf_kquant_models.py: a tiny
 // Qwen3-MoE — hidden 256, 1 layer, 4 heads / 2 KV heads of 64, 4 experts of width 256, top-2, vocab 512 — converted
-// to f32 by convert_hf_to_gguf.py, then llama_model_quantize with `pure`: every matrix Q4_0, Q4_K, Q5_K or Q6_K,
+// to f32 by convert_hf_to_gguf.py, then llama_model_quantize with `pure`: every matrix Q4_0, Q5_0, Q4_K, Q5_K or Q6_K,
 // norms and the router F32) against the logits llama.cpp computes on the same files (llama-cpp-python, f32 KV
 // cache, tests/data/gguf_kquant_models/<case>.logits.safetensors):
 //   - each file in a model of its own format: the blocks used in place (the embedding's bytes are the file's), a
 //     prefill of each of three sequences (lengths 7, 12, 3) and sequence 1 token by token;
 //   - each file in an fp32 model (dequantized at load): within the activation-quantization error;
+//   - the Q5_0 file in a gguf_mixed model (Q5_0 as one of a mixture's block types): the fixed format's logits;
 //   - llama.cpp's Q4_K_M mixture (Q4_K and Q6_K tensors) refused by a q4_k model, naming a Q6_K tensor.
 // Routing: the script measured the gap between the 2nd and 3rd router logit on every token of every run, with the
 // dequantized weights of each file (fp32 activations): at least 0.186 (q4_k; recorded in each logits file) — far
@@ -120,6 +121,11 @@ TEST_CASE("GGUF qwen3moe Q4_0 (llama.cpp's quantizer, pure): logits match llama.
     const auto e = against_llama_cpp<kquant_model<moe::weight_format::q4_0>>("qwen3_moe_q4_0", 1e-5);
     WARN("q4_0 vs llama.cpp: prefill " << e.prefill << ", token by token " << e.stepped << " · max |logit|");
 }
+TEST_CASE("GGUF qwen3moe Q5_0 (llama.cpp's quantizer, pure): logits match llama.cpp's", "[models][gguf][kquants]") {
+    check_in_place<moe::weight_format::q5_0>("qwen3_moe_q5_0");
+    const auto e = against_llama_cpp<kquant_model<moe::weight_format::q5_0>>("qwen3_moe_q5_0", 1e-5);
+    WARN("q5_0 vs llama.cpp: prefill " << e.prefill << ", token by token " << e.stepped << " · max |logit|");
+}
 TEST_CASE("GGUF qwen3moe Q4_K (llama.cpp's quantizer, pure): logits match llama.cpp's", "[models][gguf][kquants]") {
     check_in_place<moe::weight_format::q4_k>("qwen3_moe_q4_k");
     const auto e = against_llama_cpp<kquant_model<moe::weight_format::q4_k>>("qwen3_moe_q4_k", 1e-5);
@@ -143,7 +149,7 @@ TEST_CASE("GGUF K-quant files in an fp32 model: dequantized, within the activati
     // The weights are exactly the file's (dequantized as ggml does); llama.cpp rounds the activations of each
     // product to 8 bits (Q8_0 / Q8_K), the fp32 model does not: that rounding is the whole difference.
     using fp32 = kquant_model<moe::weight_format::fp32>;
-    for (const char* name : {"qwen3_moe_q4_0", "qwen3_moe_q4_k", "qwen3_moe_q5_k", "qwen3_moe_q6_k"}) {
+    for (const char* name : {"qwen3_moe_q4_0", "qwen3_moe_q5_0", "qwen3_moe_q4_k", "qwen3_moe_q5_k", "qwen3_moe_q6_k"}) {
         auto model = moe::load_model<fp32>(gguf_path(name));
         const auto ref = read_llama_logits(name);
         moe::cpu::thread_pool pool(2);
@@ -158,6 +164,27 @@ TEST_CASE("GGUF K-quant files in an fp32 model: dequantized, within the activati
         CHECK(worst > 1e-5);   // not the same arithmetic: the activations are not rounded here
         CHECK(worst <= 4e-2);
         WARN(name << " in an fp32 model vs llama.cpp: " << worst << " · max |logit|");
+    }
+}
+
+// ---- Q5_0 as a block type of weight_format::gguf_mixed ----
+
+TEST_CASE("GGUF Q5_0 file in a gguf_mixed model: llama.cpp's logits, the Q5_0 model's bits", "[models][gguf][kquants]") {
+    // llama.cpp writes Q5_0 inside Q4_K_M files where a width is not a multiple of 256; a gguf_mixed model keeps
+    // such a matrix's blocks and multiplies them with the q5_0 kernels, so it computes the q5_0 model's bits.
+    using mixed = kquant_model<moe::weight_format::gguf_mixed>;
+    using fixed = kquant_model<moe::weight_format::q5_0>;
+    const auto e = against_llama_cpp<mixed>("qwen3_moe_q5_0", 1e-5);
+    WARN("q5_0 in gguf_mixed vs llama.cpp: prefill " << e.prefill << ", token by token " << e.stepped << " · max |logit|");
+    auto a = moe::load_model<mixed>(gguf_path("qwen3_moe_q5_0"));
+    auto b = moe::load_model<fixed>(gguf_path("qwen3_moe_q5_0"));
+    const auto ref = read_llama_logits("qwen3_moe_q5_0");
+    moe::cpu::thread_pool pool(2);
+    for (const bool stepped : {false, true}) {
+        const auto la = moe_test::run_logits(a, ref.tokens[1], stepped, pool);
+        const auto lb = moe_test::run_logits(b, ref.tokens[1], stepped, pool);
+        INFO((stepped ? "token by token" : "prefill"));
+        CHECK(max_abs_diff(la.view(), lb.view()) == 0.0);
     }
 }
 

@@ -274,12 +274,14 @@ TEST_CASE("A DeepSeek-V2 Q8_0 file (F16 k_b) in a gguf_mixed model computes what
 }
 
 TEST_CASE("gguf_mixed refuses what it cannot keep in place", "[models][gguf][gguf_mixed]") {
-    // Types the mix does not run (Q5_0, Q4_1, …): the loader names the tensor and its type. F32 / F16 / BF16 are
+    // Types the mix does not run (Q4_1, Q5_1, …): the loader names the tensor and its type. F32 / F16 / BF16 are
     // not kept in place either, but quantized to Q8_0 at load (the DeepSeek tests above).
     STATIC_REQUIRE(moe::gguf::mixed_block_format(moe::io::ggml_type::q6_k) == weight_format::q6_k);
     STATIC_REQUIRE(!moe::gguf::mixed_block_format(moe::io::ggml_type::f32).has_value());
     CHECK(moe::gguf::readable_types<moe::mixed_block>().find("F16, BF16 (quantized to Q8_0)") != std::string::npos);
-    STATIC_REQUIRE(!moe::gguf::mixed_block_format(moe::io::ggml_type::q5_0).has_value());
+    STATIC_REQUIRE(moe::gguf::mixed_block_format(moe::io::ggml_type::q5_0) == weight_format::q5_0);
+    STATIC_REQUIRE(!moe::gguf::mixed_block_format(moe::io::ggml_type::q5_1).has_value());
+    STATIC_REQUIRE(!moe::gguf::mixed_block_format(moe::io::ggml_type::q4_1).has_value());
     // A safetensors checkpoint has no block types to keep.
     using qwen3 = moe::cpu::qwen3_moe<tiny_qwen3(8, weight_format::gguf_mixed)>;
     const std::string m = message_of([] { (void)moe::load_model<qwen3>(data("models/qwen3_moe")); });

@@ -1,8 +1,8 @@
-// llama.cpp's Q4_0, Q4_K, Q5_K, Q6_K and Q8_K blocks (precision/ggml_blocks.hpp, ggml_quantizers.hpp) against
+// llama.cpp's Q4_0, Q5_0, Q4_K, Q5_K, Q6_K and Q8_K blocks (precision/ggml_blocks.hpp, ggml_quantizers.hpp) against
 // llama.cpp: the layouts against ggml-common.h's offsets, the dequantizers bit for bit against gguf-py's
 // (tests/data/kquants/dequant_*), the weight quantizers and the Q8_K activation quantizer bit for bit against
-// ggml-quants.c's quantize_row_*_ref (quant_*.bin, made by tools/make_kquant_reference.py; Q4_0 also equals
-// gguf-py's), the traits' numbers, and the round-trip error of each format on random rows within a stated bound.
+// ggml-quants.c's quantize_row_*_ref (quant_*.bin, made by tools/make_kquant_reference.py; Q4_0 and Q5_0 also
+// equal gguf-py's), the traits' numbers, and the round-trip error of each format on random rows within a stated bound.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -31,6 +31,7 @@ using moe::weight_format;
 
 // ---- layouts: ggml-common.h's field offsets ----
 static_assert(offsetof(moe::q4_0_block, qs) == 2);
+static_assert(offsetof(moe::q5_0_block, qh) == 2 && offsetof(moe::q5_0_block, qs) == 6);
 static_assert(offsetof(moe::q4_k_block, dmin) == 2 && offsetof(moe::q4_k_block, scales) == 4 &&
               offsetof(moe::q4_k_block, qs) == 16);
 static_assert(offsetof(moe::q5_k_block, scales) == 4 && offsetof(moe::q5_k_block, qh) == 16 &&
@@ -53,6 +54,10 @@ static_assert(moe::weight_bytes(weight_format::q6_k, 4096) == 16 * 210);
 static_assert(moe::bytes_per_vector_element(weight_format::q4_k) == 4.0);
 static_assert(moe::fits_blocks<weight_format::q4_k>(512) && !moe::fits_blocks<weight_format::q4_k>(96) &&
               moe::fits_blocks<weight_format::q4_0>(96));
+static_assert(moe::name_of(weight_format::q5_0) == "q5_0" && moe::block_width_of(weight_format::q5_0) == 32 &&
+              moe::bytes_per_weight(weight_format::q5_0) == 22.0 / 32 &&
+              moe::format_of_storage<moe::q5_0_block> == weight_format::q5_0 &&
+              moe::weight_format_traits<weight_format::q5_0>::cpu && !moe::weight_format_traits<weight_format::q5_0>::cuda);
 static_assert(moe::format_of_storage<moe::q4_0_block> == weight_format::q4_0 &&
               moe::format_of_storage<moe::q4_k_block> == weight_format::q4_k &&
               moe::format_of_storage<moe::q5_k_block> == weight_format::q5_k &&
@@ -195,6 +200,7 @@ TEST_CASE("get_scale_min_k4 unpacks the 6-bit scales and mins as gguf-py's Q4_K.
 
 TEST_CASE("the dequantizers give gguf-py's floats bit for bit", "[ggml_blocks]") {
     check_dequantize<moe::q4_0_block>("q4_0", moe::dequantize_row_q4_0);
+    check_dequantize<moe::q5_0_block>("q5_0", moe::dequantize_row_q5_0);
     check_dequantize<moe::q4_k_block>("q4_K", moe::dequantize_row_q4_k);
     check_dequantize<moe::q5_k_block>("q5_K", moe::dequantize_row_q5_k);
     check_dequantize<moe::q6_k_block>("q6_K", moe::dequantize_row_q6_k);
@@ -202,6 +208,7 @@ TEST_CASE("the dequantizers give gguf-py's floats bit for bit", "[ggml_blocks]")
 
 TEST_CASE("the weight quantizers write ggml's quantize_row_*_ref bytes", "[ggml_blocks]") {
     check_quantize<moe::q4_0_block>("q4_0", moe::quantize_row_q4_0);  // also gguf-py's bytes
+    check_quantize<moe::q5_0_block>("q5_0", moe::quantize_row_q5_0);  // also gguf-py's bytes
     check_quantize<moe::q4_k_block>("q4_K", moe::quantize_row_q4_k);
     check_quantize<moe::q5_k_block>("q5_K", moe::quantize_row_q5_k);
     check_quantize<moe::q6_k_block>("q6_K", moe::quantize_row_q6_k);
@@ -250,9 +257,11 @@ TEST_CASE("dequantize(quantize(x)) stays within each format's bound", "[ggml_blo
     // Bounds, per super-block of 256 relative to its largest |x| (measured values beside each line):
     //   q4_0: a value opposite in sign to the block's extreme can sit one step beyond the grid's 7·|d| end: |d| =
     //         amax / 8, plus the fp16 rounding of d (2^-11 relative, ×8 steps) → amax / 8 · 1.01.
+    //   q5_0: the same with 32 levels: one step beyond the grid's 15·|d| end, |d| = amax / 16 → amax / 16 · 1.01.
     //   K-quants: no closed form (searched scales, 6-bit sub-block scales); the bounds are about 1.4× the largest
     //   error measured over these rows, and the rms bounds about 1.3× the measured rms.
     check_round_trip<weight_format::q4_0>(1.01 / 8, 0.15);  // measured 0.1247, rms 0.119
+    check_round_trip<weight_format::q5_0>(1.01 / 16, 0.095);  // measured 0.0625, rms 0.0752
     check_round_trip<weight_format::q4_k>(0.14, 0.11);      // measured 0.0952, rms 0.0873
     check_round_trip<weight_format::q5_k>(0.07, 0.055);     // measured 0.0462, rms 0.0431
     check_round_trip<weight_format::q6_k>(0.045, 0.03);     // measured 0.0316, rms 0.0232

@@ -11,10 +11,10 @@
 #include "moe/cpu/formats/bf16_compute.hpp"
 #include "moe/cpu/formats/fp32_activations.hpp"  // fp32, bf16, fp16
 #include "moe/cpu/formats/q8_0.hpp"
-#include "moe/cpu/formats/q4_0.hpp"
+#include "moe/cpu/formats/q4_0.hpp"  // q4_0, q5_0
 #include "moe/cpu/formats/k_quants.hpp"  // q4_k, q5_k, q6_k
 #include "moe/cpu/formats/fp8_e4m3.hpp"
-#include "moe/cpu/formats/gguf_mixed.hpp"  // per matrix: one of q8_0, q4_0, q4_k, q5_k, q6_k
+#include "moe/cpu/formats/gguf_mixed.hpp"  // per matrix: one of q8_0, q4_0, q5_0, q4_k, q5_k, q6_k
 // -------------------------------------------------
 
 namespace moe::cpu {

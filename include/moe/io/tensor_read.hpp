@@ -222,7 +222,7 @@ loaded_tensor<T> load_tensor_quantized(const tensor_ref& ref) {
     if constexpr (!has_fixed_layout_v<T>) {
         // gguf_mixed: a matrix keeps its GGUF file's block type; float tensors have none to keep.
         throw detail::ref_error(ref, "is " + std::string(name_of(ref.dtype())) + ": a " + std::string(traits::name) +
-                                         " model reads only a GGUF file's Q8_0, Q4_0, Q4_K, Q5_K and Q6_K matrices "
+                                         " model reads only a GGUF file's Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and Q6_K matrices "
                                          "(use a fixed format such as q4_k or q8_0 for float checkpoints)");
     }
     if (!is_floating(ref.dtype())) {

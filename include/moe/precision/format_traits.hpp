@@ -16,7 +16,7 @@
 
 namespace moe {
 
-enum class weight_format { fp32, bf16, fp16, bf16_compute, q8_0, q4_0, q4_k, q5_k, q6_k, fp8_e4m3, gguf_mixed };
+enum class weight_format { fp32, bf16, fp16, bf16_compute, q8_0, q4_0, q4_k, q5_k, q6_k, fp8_e4m3, gguf_mixed, q5_0 };
 
 // Specialised once per format (precision/formats/*.hpp); the primary is never defined, so a format without traits
 // is an incomplete type wherever it is used.
@@ -27,7 +27,7 @@ struct weight_format_traits;
 //   name                  the format's name in messages and file names ("q8_0")
 //   storage               the C++ type a matrix is stored in: one element per weight, or per block of weights
 //   vector_storage        the type of the vectors that go with the matrices (norm weights, biases)
-//   block_width           weights per storage element (1; 32 for q8_0, q4_0; 256 for q4_k, q5_k, q6_k): matrix
+//   block_width           weights per storage element (1; 32 for q8_0, q4_0, q5_0; 256 for q4_k, q5_k, q6_k): matrix
 //                         rows hold whole blocks, so a matrix's inner width must be a multiple of it
 //   block_bytes           bytes of one storage element (sizeof(storage))
 //   read_row(row, k, out)     row: (k / block_width) elements → out: (k) fp32 (widened or dequantized)

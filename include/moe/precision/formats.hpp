@@ -18,6 +18,7 @@
 #include "moe/precision/formats/k_quants.hpp"  // q4_k, q5_k, q6_k
 #include "moe/precision/formats/fp8_e4m3.hpp"
 #include "moe/precision/formats/gguf_mixed.hpp"  // per-matrix block types of a GGUF file (Q4_K_M, …)
+#include "moe/precision/formats/q5_0.hpp"
 // ------------------------------------
 
 namespace moe {

@@ -1,12 +1,15 @@
-// moe/precision/ggml_blocks.hpp — llama.cpp's 4-, 5- and 6-bit block formats (Q4_0, Q4_K, Q5_K, Q6_K) and Q8_K,
+// moe/precision/ggml_blocks.hpp — llama.cpp's 4-, 5- and 6-bit block formats (Q4_0, Q5_0, Q4_K, Q5_K, Q6_K) and Q8_K,
 // the activation blocks of the K-quant products: the structs, and how their packed scales unpack.
 //
 // Each struct is ggml-common.h's block_* byte for byte (fp16 fields kept as raw bits: float16::to_float reads them),
-// so a GGUF tensor of that type is an array of these blocks. A row of K weights is K/32 (Q4_0) or K/256 (K-quants)
+// so a GGUF tensor of that type is an array of these blocks. A row of K weights is K/32 (Q4_0, Q5_0) or K/256 (K-quants)
 // blocks. The dequantizers below are ggml-quants.c's dequantize_row_* (tests/precision/test_ggml_blocks.cpp compares
 // them bit for bit with gguf-py's); the quantizers are in precision/ggml_quantizers.hpp.
 //
 //   q4_0  32 weights, 18 bytes: w = d · (q − 8), q the 4-bit value; qs[j] holds weight j (low nibble) and j + 16.
+//   q5_0  32 weights, 22 bytes: w = d · (q − 16), q the 5-bit value: its low 4 bits as q4_0's, bit 4 of weight j
+//         in bit j of qh (little-endian 32 bits). llama.cpp's fallback for Q4_K where a width is not a multiple of
+//         256 (the 1408-wide experts of Qwen1.5-MoE and DeepSeek-V2-Lite in a Q4_K_M file).
 //   q4_k  256 weights, 144 bytes: 8 sub-blocks of 32; w = d · sc − dmin · m with 6-bit sc, m per sub-block packed
 //         in scales[12] (get_scale_min_k4) and a 4-bit q: w = d·sc·q − dmin·m.
 //   q5_k  256 weights, 176 bytes: as q4_k with a fifth bit per weight in qh.
@@ -32,6 +35,23 @@ struct q4_0_block {
     std::uint8_t qs[q4_0_block_size / 2];   // nibbles: weight j low, weight j + 16 high
 };
 static_assert(sizeof(q4_0_block) == 18 && alignof(q4_0_block) == 2, "q4_0_block must match ggml's block_q4_0");
+
+// Weights per Q5_0 block (ggml's QK5_0).
+inline constexpr std::int64_t q5_0_block_size = 32;
+
+struct q5_0_block {
+    std::uint16_t d;                        // fp16 scale
+    std::uint8_t qh[4];                     // bit 4 of weight j in bit j (little-endian)
+    std::uint8_t qs[q5_0_block_size / 2];   // low nibbles: weight j low, weight j + 16 high
+};
+static_assert(sizeof(q5_0_block) == 22 && alignof(q5_0_block) == 2, "q5_0_block must match ggml's block_q5_0");
+
+// The 5-bit value q (0 … 31) of weight j (0 … 31) of a Q5_0 block.
+constexpr int q5_0_value(const q5_0_block& b, int j) {
+    const int low = j < 16 ? (b.qs[j] & 0x0F) : (b.qs[j - 16] >> 4);
+    const int high = (b.qh[j / 8] >> (j % 8)) & 1;
+    return low | (high << 4);
+}
 
 struct q4_k_block {
     std::uint16_t d, dmin;      // fp16 super-block scales of the 6-bit sub-block scales and mins
@@ -66,6 +86,8 @@ static_assert(sizeof(q8_k_block) == 292 && alignof(q8_k_block) == 4, "q8_k_block
 // Matrices of these blocks count their columns in weights (matrix_view.hpp).
 template <>
 inline constexpr std::int64_t weights_per_element<q4_0_block> = q4_0_block_size;
+template <>
+inline constexpr std::int64_t weights_per_element<q5_0_block> = q5_0_block_size;
 template <>
 inline constexpr std::int64_t weights_per_element<q4_k_block> = qk_k;
 template <>
@@ -102,6 +124,15 @@ inline void dequantize_row_q4_0(const q4_0_block* blocks, std::int64_t k, float*
             y[j] = static_cast<float>((blocks[i].qs[j] & 0x0F) - 8) * d;
             y[j + q4_0_block_size / 2] = static_cast<float>((blocks[i].qs[j] >> 4) - 8) * d;
         }
+    }
+}
+
+// blocks: (k/32)  →  out: (k) fp32, d · (q − 16).
+inline void dequantize_row_q5_0(const q5_0_block* blocks, std::int64_t k, float* out) {
+    for (std::int64_t i = 0; i < k / q5_0_block_size; ++i) {
+        const float d = float16::to_float(blocks[i].d);
+        float* y = out + i * q5_0_block_size;
+        for (int j = 0; j < q5_0_block_size; ++j) y[j] = static_cast<float>(q5_0_value(blocks[i], j) - 16) * d;
     }
 }
 

@@ -1,7 +1,7 @@
-// moe/precision/ggml_quantizers.hpp — fp32 rows into llama.cpp's Q4_0, Q4_K, Q5_K, Q6_K weight blocks and Q8_K
+// moe/precision/ggml_quantizers.hpp — fp32 rows into llama.cpp's Q4_0, Q5_0, Q4_K, Q5_K, Q6_K weight blocks and Q8_K
 // activation blocks, bit for bit as llama.cpp makes them.
 //
-// Weights: ggml-quants.c's reference quantizers quantize_row_{q4_0,q4_K,q5_K,q6_K}_ref with their helpers
+// Weights: ggml-quants.c's reference quantizers quantize_row_{q4_0,q5_0,q4_K,q5_K,q6_K}_ref with their helpers
 // (nearest_int, make_qkx2_quants, make_qx_quants) — what llama-quantize writes without an importance matrix.
 // Activations: llama.cpp's x86 quantize_row_q8_K, which is quantize_row_q8_K_ref (iscale = −127 / (the value of
 // largest magnitude), q = round-half-even(iscale · x), d = 1 / iscale, bsums = sums of q over each 16).
@@ -258,6 +258,40 @@ inline void quantize_row_q4_0(const float* x, std::int64_t k, q4_0_block* out) {
         for (int j = 0; j < qk / 2; ++j) {
             out[i].qs[j] = static_cast<std::uint8_t>(level(x[j]) | (level(x[qk / 2 + j]) << 4));
         }
+    }
+}
+
+// x: (k) fp32, k a multiple of 32  →  out: (k/32) blocks. ggml's quantize_row_q5_0_ref: d = (the value of largest
+// magnitude) / −16, q = min(31, trunc(x / d + 16.5)); bit 4 of q goes to qh.
+inline void quantize_row_q5_0(const float* x, std::int64_t k, q5_0_block* out) {
+    MOE_DETAIL_NO_FP_CONTRACT
+    constexpr int qk = static_cast<int>(q5_0_block_size);
+    for (std::int64_t i = 0; i < k / qk; ++i, x += qk) {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < qk; ++j) {
+            if (amax < std::fabs(x[j])) {
+                amax = std::fabs(x[j]);
+                max = x[j];
+            }
+        }
+        const float d = max / -16;
+        const float id = d != 0 ? 1.0f / d : 0.0f;
+        out[i].d = float16::from_float(d);
+        // As quantize_row_q4_0: ggml truncates x / d + 16.5 (0.5 … 32.5 for finite rows) to an integer; clamping
+        // first gives the same levels there and defined ones where 1 / d overflows.
+        const auto level = [id](float v) {
+            float s = v * id + 16.5f;
+            s = s > 0.0f ? s : 0.0f;  // also NaN → 0
+            return s < 31.0f ? static_cast<int>(s) : 31;
+        };
+        std::uint32_t qh = 0;
+        for (int j = 0; j < qk / 2; ++j) {
+            const int q0 = level(x[j]), q1 = level(x[qk / 2 + j]);
+            out[i].qs[j] = static_cast<std::uint8_t>((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+            qh |= static_cast<std::uint32_t>(q0 >> 4) << j;
+            qh |= static_cast<std::uint32_t>(q1 >> 4) << (j + qk / 2);
+        }
+        for (int b = 0; b < 4; ++b) out[i].qh[b] = static_cast<std::uint8_t>(qh >> (8 * b));
     }
 }
 

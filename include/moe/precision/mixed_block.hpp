@@ -4,7 +4,7 @@
 // A llama.cpp Q4_K_M / Q5_K_M file stores each matrix in its own ggml block type (Q4_K for most, Q6_K for some
 // attn_v / ffn_down and the output, Q8_0 for an 8-expert model's attn_k / attn_v, …). A gguf_mixed matrix is those
 // bytes in place, as mixed_block (an opaque byte), with a mixed_layout naming the fixed format whose blocks they
-// are (q8_0, q4_0, q4_k, q5_k or q6_k): rows, row slicing and the kernels (cpu/formats/gguf_mixed.hpp) read it.
+// are (q8_0, q4_0, q5_0, q4_k, q5_k or q6_k): rows, row slicing and the kernels (cpu/formats/gguf_mixed.hpp) read it.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +14,7 @@
 #include "moe/precision/format_traits.hpp"
 #include "moe/precision/formats/k_quants.hpp"
 #include "moe/precision/formats/q4_0.hpp"
+#include "moe/precision/formats/q5_0.hpp"
 #include "moe/precision/formats/q8_0.hpp"
 #include "moe/precision/matrix_layout.hpp"
 
@@ -47,6 +48,7 @@ constexpr bool is_mixable(weight_format format) {
     switch (format) {
         case weight_format::q8_0:
         case weight_format::q4_0:
+        case weight_format::q5_0:
         case weight_format::q4_k:
         case weight_format::q5_k:
         case weight_format::q6_k: return true;
@@ -68,12 +70,13 @@ constexpr mixed_layout mixed_layout_of(weight_format format) {
     switch (format) {
         case weight_format::q8_0: return detail::mixed_layout_for<weight_format::q8_0>();
         case weight_format::q4_0: return detail::mixed_layout_for<weight_format::q4_0>();
+        case weight_format::q5_0: return detail::mixed_layout_for<weight_format::q5_0>();
         case weight_format::q4_k: return detail::mixed_layout_for<weight_format::q4_k>();
         case weight_format::q5_k: return detail::mixed_layout_for<weight_format::q5_k>();
         case weight_format::q6_k: return detail::mixed_layout_for<weight_format::q6_k>();
         default:
             throw invalid_argument("mixed_layout_of: weight_format " + std::to_string(static_cast<int>(format)) +
-                                   " is not a block type of weight_format::gguf_mixed (q8_0, q4_0, q4_k, q5_k, q6_k)");
+                                   " is not a block type of weight_format::gguf_mixed (q8_0, q4_0, q5_0, q4_k, q5_k, q6_k)");
     }
 }
 

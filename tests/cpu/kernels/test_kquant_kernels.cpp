@@ -1,5 +1,5 @@
-// weight_format::q4_0, q4_k, q5_k, q6_k: the decode tiles (kquant_dot_product_block, q4_0_dot_product_block) and
-// the prefill GEMM (kquant_gemm_block_transposed, q4_0_gemm_block_transposed) bit for bit against their plain-loop
+// weight_format::q4_0, q5_0, q4_k, q5_k, q6_k: the decode tiles (kquant_dot_product_block, type0_dot_product_block)
+// and the prefill GEMM (kquant_gemm_block_transposed, type0_gemm_block_transposed) bit for bit against their plain-loop
 // definitions, the compiled SIMD path against the portable loop, and both against a double-precision dot product
 // of the dequantized weights (the dequantizers of precision/ggml_blocks.hpp, ggml's) and the dequantized Q8_K /
 // Q8_0 activations; weights from ggml's quantizers and blocks of random bytes (every bit pattern of the nibbles,
@@ -30,6 +30,7 @@ namespace {
 
 namespace kernels = moe::cpu::kernels;
 using moe::q4_0_block;
+using moe::q5_0_block;
 using moe::q4_k_block;
 using moe::q5_k_block;
 using moe::q6_k_block;
@@ -56,6 +57,10 @@ std::uint16_t random_scale(std::mt19937_64& rng) {
     return moe::float16::from_float(rng() % 4 == 0 ? -v : v);
 }
 
+// Q4_0 and Q5_0: 32-weight blocks multiplied with Q8_0 activations (kernels/type0_tiles.hpp).
+template <class Block>
+constexpr bool type0 = std::is_same_v<Block, q4_0_block> || std::is_same_v<Block, q5_0_block>;
+
 // Blocks of random bytes (any nibble, high bit and 6-bit scale pattern a GGUF file may hold) with valid scales.
 template <class Block>
 std::vector<Block> random_blocks(std::int64_t count, std::uint64_t seed) {
@@ -64,18 +69,19 @@ std::vector<Block> random_blocks(std::int64_t count, std::uint64_t seed) {
     for (auto& b : blocks) {
         auto* bytes = reinterpret_cast<unsigned char*>(&b);
         for (std::size_t i = 0; i < sizeof(Block); ++i) bytes[i] = static_cast<unsigned char>(rng());
-        if constexpr (std::is_same_v<Block, q4_0_block> || std::is_same_v<Block, q6_k_block>) b.d = random_scale(rng);
+        if constexpr (type0<Block> || std::is_same_v<Block, q6_k_block>) b.d = random_scale(rng);
         else b.d = random_scale(rng), b.dmin = random_scale(rng);
     }
     return blocks;
 }
 
 template <class Block>
-constexpr std::int64_t block_width = std::is_same_v<Block, q4_0_block> ? 32 : 256;
+constexpr std::int64_t block_width = type0<Block> ? 32 : 256;
 
 template <class Block>
 void quantize_row(const float* x, std::int64_t k, Block* out) {
     if constexpr (std::is_same_v<Block, q4_0_block>) moe::quantize_row_q4_0(x, k, out);
+    else if constexpr (std::is_same_v<Block, q5_0_block>) moe::quantize_row_q5_0(x, k, out);
     else if constexpr (std::is_same_v<Block, q4_k_block>) moe::quantize_row_q4_k(x, k, out);
     else if constexpr (std::is_same_v<Block, q5_k_block>) moe::quantize_row_q5_k(x, k, out);
     else moe::quantize_row_q6_k(x, k, out);
@@ -84,6 +90,7 @@ void quantize_row(const float* x, std::int64_t k, Block* out) {
 template <class Block>
 void dequantize_row(const Block* w, std::int64_t k, float* out) {
     if constexpr (std::is_same_v<Block, q4_0_block>) moe::dequantize_row_q4_0(w, k, out);
+    else if constexpr (std::is_same_v<Block, q5_0_block>) moe::dequantize_row_q5_0(w, k, out);
     else if constexpr (std::is_same_v<Block, q4_k_block>) moe::dequantize_row_q4_k(w, k, out);
     else if constexpr (std::is_same_v<Block, q5_k_block>) moe::dequantize_row_q5_k(w, k, out);
     else moe::dequantize_row_q6_k(w, k, out);
@@ -143,7 +150,7 @@ std::vector<double> dequantized_tokens(const quantized_tokens& q, std::int64_t t
     std::vector<double> x(static_cast<std::size_t>(tokens * k));
     for (std::int64_t t = 0; t < tokens; ++t)
         for (std::int64_t i = 0; i < k; ++i) {
-            if constexpr (std::is_same_v<Block, q4_0_block>)
+            if constexpr (type0<Block>)
                 x[t * k + i] = double(q.q8_0.scales_of(t)[i / 32]) * q.q8_0.q_of(t)[i];
             else
                 x[t * k + i] = double(q.q8_k.blocks_of(t)[i / 256].d) * q.q8_k.blocks_of(t)[i / 256].qs[i % 256];
@@ -154,22 +161,22 @@ std::vector<double> dequantized_tokens(const quantized_tokens& q, std::int64_t t
 template <class Block>
 void decode(const quantized_tokens& q, std::int64_t tokens, const Block* w, std::int64_t w_stride, std::int64_t rows,
             float* out, std::int64_t out_stride, bool portable) {
-    if constexpr (std::is_same_v<Block, q4_0_block>)
-        kernels::q4_0_dot_product_block(q.q8_0, tokens, w, w_stride, rows, out, out_stride, portable);
+    if constexpr (type0<Block>)
+        kernels::type0_dot_product_block(q.q8_0, tokens, w, w_stride, rows, out, out_stride, portable);
     else kernels::kquant_dot_product_block(q.q8_k, tokens, w, w_stride, rows, out, out_stride, portable);
 }
 
 template <class Block>
 float decode_reference(const quantized_tokens& q, std::int64_t t, const Block* w, std::int64_t k) {
-    if constexpr (std::is_same_v<Block, q4_0_block>)
-        return kernels::q4_0_dot_product_reference(q.q8_0.q_of(t), q.q8_0.scales_of(t), w, k);
+    if constexpr (type0<Block>)
+        return kernels::type0_dot_product_reference(q.q8_0.q_of(t), q.q8_0.scales_of(t), w, k);
     else return kernels::kquant_dot_product_reference(q.q8_k.blocks_of(t), w, k);
 }
 
 template <class Block>
 float gemm_reference(const quantized_tokens& q, std::int64_t t, const Block* w, std::int64_t k) {
-    if constexpr (std::is_same_v<Block, q4_0_block>)
-        return kernels::q4_0_gemm_reference(q.q8_0.q_of(t), q.q8_0.scales_of(t), w, k);
+    if constexpr (type0<Block>)
+        return kernels::type0_gemm_reference(q.q8_0.q_of(t), q.q8_0.scales_of(t), w, k);
     else return kernels::kquant_gemm_reference(q.q8_k.blocks_of(t), w, k);
 }
 
@@ -230,11 +237,11 @@ void check_gemm(const char* name) {
                 const std::int64_t per_row = k / block_width<Block>, np = kernels::padded_tokens(tokens);
                 std::vector<std::uint32_t> xp;
                 std::vector<float> simd(static_cast<std::size_t>(rows * np), -123.0f), portable(simd);
-                if constexpr (std::is_same_v<Block, q4_0_block>) {
+                if constexpr (type0<Block>) {
                     xp.resize(static_cast<std::size_t>(kernels::q8_packed_rows(k) * np));
                     kernels::pack_q8_0(x.data(), k, tokens, k, xp.data());
-                    kernels::q4_0_gemm_block_transposed(xp.data(), np, w.data(), per_row, rows, k, simd.data(), false);
-                    kernels::q4_0_gemm_block_transposed(xp.data(), np, w.data(), per_row, rows, k, portable.data(), true);
+                    kernels::type0_gemm_block_transposed(xp.data(), np, w.data(), per_row, rows, k, simd.data(), false);
+                    kernels::type0_gemm_block_transposed(xp.data(), np, w.data(), per_row, rows, k, portable.data(), true);
                 } else {
                     xp.resize(static_cast<std::size_t>(kernels::kquant_packed_rows(k) * np));
                     kernels::pack_q8_k(x.data(), k, tokens, k, xp.data());
@@ -270,16 +277,18 @@ TEST_CASE("the K-quant decode path is the target's SIMD path", "[kquant]") {
 #endif
 }
 
-TEST_CASE("K-quant and Q4_0 decode tiles equal their definition, on every path", "[kquant]") {
+TEST_CASE("K-quant, Q4_0 and Q5_0 decode tiles equal their definition, on every path", "[kquant]") {
     INFO("path " << static_cast<int>(kernels::kquant_dot_path));
     check_decode<q4_0_block>("q4_0 decode");
+    check_decode<q5_0_block>("q5_0 decode");
     check_decode<q4_k_block>("q4_k decode");
     check_decode<q5_k_block>("q5_k decode");
     check_decode<q6_k_block>("q6_k decode");
 }
 
-TEST_CASE("K-quant and Q4_0 GEMM tiles equal their definition, on every path", "[kquant]") {
+TEST_CASE("K-quant, Q4_0 and Q5_0 GEMM tiles equal their definition, on every path", "[kquant]") {
     check_gemm<q4_0_block>("q4_0 gemm");
+    check_gemm<q5_0_block>("q5_0 gemm");
     check_gemm<q4_k_block>("q4_k gemm");
     check_gemm<q5_k_block>("q5_k gemm");
     check_gemm<q6_k_block>("q6_k gemm");
@@ -327,6 +336,35 @@ TEST_CASE("K-quant tiles are exact at the byte extremes", "[kquant]") {
     check(std::vector<q4_k_block>(static_cast<std::size_t>(rows * k / 256)));
     check(std::vector<q5_k_block>(static_cast<std::size_t>(rows * k / 256)));
     check(std::vector<q6_k_block>(static_cast<std::size_t>(rows * k / 256)));
+
+    // Q4_0 and Q5_0: every value at its maximum (u = 15, 31: pairs of 2 · 31 · 127 in vpmaddubsw), ±127 bytes.
+    auto check_type0 = [&](auto blocks) {
+        using Block = typename decltype(blocks)::value_type;
+        for (auto& b : blocks) {
+            std::memset(reinterpret_cast<unsigned char*>(&b), 0xFF, sizeof(Block));
+            b.d = moe::float16::from_float(0.001f);
+        }
+        std::vector<float> simd(static_cast<std::size_t>(tokens * rows)), portable(simd.size());
+        kernels::type0_dot_product_block(q.q8_0, tokens, blocks.data(), k / 32, rows, simd.data(), rows, false);
+        kernels::type0_dot_product_block(q.q8_0, tokens, blocks.data(), k / 32, rows, portable.data(), rows, true);
+        const std::int64_t np = kernels::padded_tokens(tokens);
+        std::vector<std::uint32_t> xp(static_cast<std::size_t>(kernels::q8_packed_rows(k) * np));
+        kernels::pack_q8_0(x.data(), k, tokens, k, xp.data());
+        std::vector<float> ct(static_cast<std::size_t>(rows * np));
+        kernels::type0_gemm_block_transposed(xp.data(), np, blocks.data(), k / 32, rows, k, ct.data(), false);
+        for (std::int64_t t = 0; t < tokens; ++t)
+            for (std::int64_t r = 0; r < rows; ++r) {
+                const float want = kernels::type0_dot_product_reference(q.q8_0.q_of(t), q.q8_0.scales_of(t),
+                                                                        blocks.data() + r * k / 32, k);
+                REQUIRE(same_bits(simd[std::size_t(t * rows + r)], want));
+                REQUIRE(same_bits(portable[std::size_t(t * rows + r)], want));
+                REQUIRE(same_bits(ct[std::size_t(r * np + t)],
+                                  kernels::type0_gemm_reference(q.q8_0.q_of(t), q.q8_0.scales_of(t),
+                                                                blocks.data() + r * k / 32, k)));
+            }
+    };
+    check_type0(std::vector<q4_0_block>(static_cast<std::size_t>(rows * k / 32)));
+    check_type0(std::vector<q5_0_block>(static_cast<std::size_t>(rows * k / 32)));
 }
 
 namespace {
@@ -437,23 +475,25 @@ std::pair<double, double> check_swiglu(double tolerance, double rms_tolerance) {
 
 }  // namespace
 
-TEST_CASE("linear runs the K-quant and Q4_0 kernels, thread-count independent", "[kquant]") {
+TEST_CASE("linear runs the K-quant, Q4_0 and Q5_0 kernels, thread-count independent", "[kquant]") {
     check_linear<q4_0_block>();
+    check_linear<q5_0_block>();
     check_linear<q4_k_block>();
     check_linear<q5_k_block>();
     check_linear<q6_k_block>();
 }
 
-TEST_CASE("swiglu_runner in Q4_0 and the K-quants matches the dequantized weights' FFN", "[kquant]") {
+TEST_CASE("swiglu_runner in Q4_0, Q5_0 and the K-quants matches the dequantized weights' FFN", "[kquant]") {
     // The activations are quantized to 8 bits at both products' inputs (Q8_0: one scale per 32; Q8_K: per 256), so
     // y differs from the double loop by that rounding: bounds 5% of max |y| per element and 3% in RMS (measured:
     // q4_0 1.2% / 1.0%, K-quants ≤ 2.1% / 1.7% — Q8_K's one scale per 256 of the heavy-tailed SwiGLU activations;
     // MOE_TEST_REPORT=1 prints them). The kernels' own error is the bound of the cases above.
-    const std::pair<double, double> worst[] = {check_swiglu<q4_0_block>(5e-2, 3e-2), check_swiglu<q4_k_block>(5e-2, 3e-2),
-                                               check_swiglu<q5_k_block>(5e-2, 3e-2), check_swiglu<q6_k_block>(5e-2, 3e-2)};
-    const char* names[] = {"q4_0", "q4_k", "q5_k", "q6_k"};
+    const std::pair<double, double> worst[] = {check_swiglu<q4_0_block>(5e-2, 3e-2), check_swiglu<q5_0_block>(5e-2, 3e-2),
+                                               check_swiglu<q4_k_block>(5e-2, 3e-2), check_swiglu<q5_k_block>(5e-2, 3e-2),
+                                               check_swiglu<q6_k_block>(5e-2, 3e-2)};
+    const char* names[] = {"q4_0", "q5_0", "q4_k", "q5_k", "q6_k"};
     if (std::getenv("MOE_TEST_REPORT"))
-        for (int f = 0; f < 4; ++f)
+        for (int f = 0; f < 5; ++f)
             std::cout << "swiglu " << names[f] << ": worst |y − y_double| / max|y| "
                       << worst[f].first << ", RMS error / RMS y " << worst[f].second << "\n";
 }

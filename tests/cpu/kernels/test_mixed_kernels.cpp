@@ -88,6 +88,8 @@ TEST_CASE("a gguf_mixed matrix multiplies bit for bit as its fixed format", "[gg
     check_linear<weight_format::q8_0>(96);  // not a multiple of 256: no Q8_K packing at all
     check_linear<weight_format::q4_0>(512);
     check_linear<weight_format::q4_0>(160);
+    check_linear<weight_format::q5_0>(512);
+    check_linear<weight_format::q5_0>(160);
     check_linear<weight_format::q4_k>(512);
     check_linear<weight_format::q5_k>(256);
     check_linear<weight_format::q6_k>(768);
@@ -137,6 +139,8 @@ TEST_CASE("a gguf_mixed SwiGLU with matrices of different types is the fixed for
     // A width that is not a multiple of 256 (DeepSeek-V2-Lite's 1408): llama.cpp falls back to 32-weight blocks
     // for down, whose input then has no Q8_K part; gate / up keep the K-quant.
     check_swiglu<weight_format::q4_k, weight_format::q4_k, weight_format::q8_0>(256, 288);
+    // Q4_K_M's fallback for Q4_K there is Q5_0 (Qwen1.5-MoE, DeepSeek-V2-Lite)
+    check_swiglu<weight_format::q4_k, weight_format::q4_k, weight_format::q5_0>(256, 352);
     check_swiglu<weight_format::q8_0, weight_format::q4_0, weight_format::q4_0>(96, 160);
     // down Q8_0 on a width that is a multiple of 256: its input's Q8_0 part
     check_swiglu<weight_format::q6_k, weight_format::q4_k, weight_format::q8_0>(256, 512);
@@ -162,6 +166,7 @@ void check_rows(std::int64_t k) {
 TEST_CASE("gguf_mixed rows read as their block type", "[gguf_mixed]") {
     check_rows<weight_format::q8_0>(64);
     check_rows<weight_format::q4_0>(64);
+    check_rows<weight_format::q5_0>(96);
     check_rows<weight_format::q4_k>(256);
     check_rows<weight_format::q5_k>(512);
     check_rows<weight_format::q6_k>(256);
@@ -169,6 +174,7 @@ TEST_CASE("gguf_mixed rows read as their block type", "[gguf_mixed]") {
     REQUIRE(moe::mixed_layout_of(weight_format::q8_0).row_elements(64) == 68);
     REQUIRE(moe::mixed_layout_of(weight_format::q6_k).row_elements(512) == 420);
     REQUIRE(moe::mixed_layout_of(weight_format::q4_k).row_elements(256) == 144);
+    REQUIRE(moe::mixed_layout_of(weight_format::q5_0).row_elements(96) == 66);
 }
 
 TEST_CASE("gguf_mixed refuses views without a block type and float weights", "[gguf_mixed]") {

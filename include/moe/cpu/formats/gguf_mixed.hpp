@@ -1,9 +1,9 @@
 // moe/cpu/formats/gguf_mixed.hpp — CPU kernels of weight_format::gguf_mixed: each matrix multiplied by the kernels
-// of its own block type (q8_0, q4_0, q4_k, q5_k, q6_k), chosen per call from the matrix's view.
+// of its own block type (q8_0, q4_0, q5_0, q4_k, q5_k, q6_k), chosen per call from the matrix's view.
 //
 // The activations are made ready once per product for every block type a matrix may have, since the matrices
 // that read one x (q, k, v of an 8-expert Q4_K_M model: Q4_K, Q8_0, Q8_0) can differ:
-//   prefill: x packed twice into one (packed_rows(K), np) buffer: Q8_0 blocks as q8_0 / q4_0 pack them
+//   prefill: x packed twice into one (packed_rows(K), np) buffer: Q8_0 blocks as q8_0 / q4_0 / q5_0 pack them
 //            (10 · K/32 rows) then, when K is a multiple of 256, Q8_K super-blocks as the K-quants pack them
 //            (73 · K/256 rows) — 1.9 × q8_0's packing, small next to the weights at prefill widths;
 //   decode:  x quantized to Q8_0 and (K a multiple of 256) to Q8_K, both kept.
@@ -23,8 +23,8 @@
 #include "moe/cpu/formats/q4_0.hpp"
 #include "moe/cpu/formats/q8_0.hpp"
 #include "moe/cpu/kernels/kquant_dot_tiles.hpp"
-#include "moe/cpu/kernels/kquant_q4_0_tiles.hpp"
 #include "moe/cpu/kernels/q8_dot_tiles.hpp"
+#include "moe/cpu/kernels/type0_tiles.hpp"
 #include "moe/error.hpp"
 #include "moe/precision/mixed_block.hpp"
 
@@ -44,6 +44,7 @@ void with_block_type(const mixed_layout& layout, Fn&& fn) {
     switch (layout.format) {
         case weight_format::q8_0: return fn(std::integral_constant<weight_format, weight_format::q8_0>{});
         case weight_format::q4_0: return fn(std::integral_constant<weight_format, weight_format::q4_0>{});
+        case weight_format::q5_0: return fn(std::integral_constant<weight_format, weight_format::q5_0>{});
         case weight_format::q4_k: return fn(std::integral_constant<weight_format, weight_format::q4_k>{});
         case weight_format::q5_k: return fn(std::integral_constant<weight_format, weight_format::q5_k>{});
         case weight_format::q6_k: return fn(std::integral_constant<weight_format, weight_format::q6_k>{});
@@ -134,9 +135,9 @@ struct format_kernels<weight_format::gguf_mixed> {
                 if constexpr (F == weight_format::q8_0) {
                     kernels::q8_dot_product_block(q8_0_, x_.rows, w.row(first_row), w.cols / q8_0_block_size, rows,
                                                   out, out_stride);
-                } else if constexpr (F == weight_format::q4_0) {
-                    kernels::q4_0_dot_product_block(q8_0_, x_.rows, w.row(first_row), w.cols / q4_0_block_size, rows,
-                                                    out, out_stride);
+                } else if constexpr (F == weight_format::q4_0 || F == weight_format::q5_0) {
+                    kernels::type0_dot_product_block(q8_0_, x_.rows, w.row(first_row), w.cols / q8_0_block_size, rows,
+                                                     out, out_stride);
                 } else {
                     kernels::kquant_dot_product_block(q8_k_, x_.rows, w.row(first_row), w.cols / qk_k, rows, out,
                                                       out_stride);

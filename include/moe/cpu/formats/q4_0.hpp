@@ -1,11 +1,13 @@
-// moe/cpu/formats/q4_0.hpp — CPU kernels of weight_format::q4_0: Q4_0 weights × Q8_0-quantized activations.
+// moe/cpu/formats/q4_0.hpp — CPU kernels of weight_format::q4_0 and q5_0: Q4_0 / Q5_0 weights × Q8_0-quantized
+// activations.
 //
-// llama.cpp's Q4_0 product: activations are quantized to Q8_0 at each product's input exactly as for q8_0
-// (precision/q8_0.hpp), and each block's exact integer Σ (u − 8) · x is scaled by dw · dx in fp32
-// (kernels/kquant_q4_0_tiles.hpp):
+// llama.cpp's Q4_0 and Q5_0 products: activations are quantized to Q8_0 at each product's input exactly as for
+// q8_0 (precision/q8_0.hpp), and each block's exact integer Σ (u − o) · x is scaled by dw · dx in fp32
+// (kernels/type0_tiles.hpp): the two formats differ only in how a block unpacks.
 //   prefill: x quantized and packed as for q8_0 (pack_q8_0, (10 · K/32, np) words); the weight rows are widened to
 //            Q8_0 blocks 8 at a time (exact) and run through the q8_0 GEMM tiles;
-//   decode:  x quantized once per product (kernels::q8_tokens), the nibbles unpacked in registers.
+//   decode:  x quantized once per product (kernels::q8_tokens), the values unpacked in registers.
+// The activations are q8_0's in both phases, so packing and preparing them is q8_0's code.
 // K is a multiple of 32 (the configs check it, config/precision.hpp).
 #pragma once
 
@@ -13,14 +15,18 @@
 
 #include "moe/cpu/formats/format_kernels.hpp"
 #include "moe/cpu/formats/q8_0.hpp"
-#include "moe/cpu/kernels/kquant_q4_0_tiles.hpp"
+#include "moe/cpu/kernels/type0_tiles.hpp"
 #include "moe/precision/ggml_blocks.hpp"
 
 namespace moe::cpu {
 
-template <>
-struct format_kernels<weight_format::q4_0> {
-    using storage = q4_0_block;
+namespace detail {
+
+// The kernels of the type-0 format stored as Block (q4_0_block, q5_0_block).
+template <class Block>
+struct type0_format_kernels {
+    using storage = Block;
+    using activations = format_kernels<weight_format::q8_0>;  // how x is packed and prepared
 
     // ---- prefill: the activations as q8_0 packs them ----
     using packed_element = std::uint32_t;
@@ -29,22 +35,20 @@ struct format_kernels<weight_format::q4_0> {
     static constexpr std::int64_t packed_rows(std::int64_t k) { return kernels::q8_packed_rows(k); }
 
     // x: (n, K) → packed (10 · K/32, np): quantized per token and block, padded tokens zero.
-    static void pack(matrix_view<const float> x, std::uint32_t* packed) {
-        kernels::pack_q8_0(x.data, x.cols, x.rows, x.cols, packed);
-    }
+    static void pack(matrix_view<const float> x, std::uint32_t* packed) { activations::pack(x, packed); }
 
     // packed: (10 · K/32, np)   weight: (R, K)   ct: (rows, np) = weight[first_row : first_row + rows] · x
     static void multiply_packed(const std::uint32_t* packed, std::int64_t np, matrix_view<const storage> weight,
                                 std::int64_t first_row, std::int64_t rows, float* ct) {
-        kernels::q4_0_gemm_block_transposed(packed, np, weight.row(first_row), weight.cols / q4_0_block_size, rows,
-                                            weight.cols, ct);
+        kernels::type0_gemm_block_transposed(packed, np, weight.row(first_row), weight.cols / q8_0_block_size, rows,
+                                             weight.cols, ct);
     }
 
     // packed: (10 · F/32, np); features [first_row, first_row + rows) = value(r, t): as q8_0 writes them.
     template <class Value>
     static void pack_features(const Value& value, std::int64_t n, std::int64_t np, std::int64_t first_row,
                               std::int64_t rows, std::uint32_t* packed) {
-        format_kernels<weight_format::q8_0>::pack_features(value, n, np, first_row, rows, packed);
+        activations::pack_features(value, n, np, first_row, rows, packed);
     }
 
     // ---- decode ----
@@ -61,8 +65,8 @@ struct format_kernels<weight_format::q4_0> {
         void multiply(matrix_view<const storage> weight, std::int64_t first_row, std::int64_t rows, float* out,
                       std::int64_t out_stride) const {
             if (x_.rows == 0) return;
-            kernels::q4_0_dot_product_block(quantized_, x_.rows, weight.row(first_row), weight.cols / q4_0_block_size,
-                                            rows, out, out_stride);
+            kernels::type0_dot_product_block(quantized_, x_.rows, weight.row(first_row), weight.cols / q8_0_block_size,
+                                             rows, out, out_stride);
         }
 
        private:
@@ -70,5 +74,12 @@ struct format_kernels<weight_format::q4_0> {
         kernels::q8_tokens quantized_;  // x quantized: (n, K) bytes, (n, K/32) scales
     };
 };
+
+}  // namespace detail
+
+template <>
+struct format_kernels<weight_format::q4_0> : detail::type0_format_kernels<q4_0_block> {};
+template <>
+struct format_kernels<weight_format::q5_0> : detail::type0_format_kernels<q5_0_block> {};
 
 }  // namespace moe::cpu

@@ -4,11 +4,11 @@
 //   F32 / F16 / BF16    are io::dtype f32 / f16 / bf16: they go through io/tensor_read.hpp exactly as safetensors
 //                       tensors do (in place when the dtype is the storage's, converted otherwise, quantized at
 //                       load for a block format).
-//   Q8_0, Q4_0, Q4_K,   are the storage blocks of weight_format q8_0, q4_0, q4_k, q5_k, q6_k (byte for byte
-//   Q5_K, Q6_K          ggml's): used in place by a model of that format, dequantized (exactly) for a float model,
+//   Q8_0, Q4_0, Q5_0,   are the storage blocks of weight_format q8_0, q4_0, q5_0, q4_k, q5_k, q6_k (byte for byte
+//   Q4_K, Q5_K, Q6_K    ggml's): used in place by a model of that format, dequantized (exactly) for a float model,
 //                       refused by a model of another block format (requantizing would add a second rounding).
 //   anything else       (Q4_1, Q2_K, IQ*, ...): refused, naming the tensor, its type and the model's format.
-// A weight_format::gguf_mixed model uses every Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K matrix in place with its own type
+// A weight_format::gguf_mixed model uses every Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K matrix in place with its own type
 // (mixed_block_format), quantizes an F32 / F16 / BF16 matrix to Q8_0 at load (gguf_tensors.hpp, mixed_q8_0) and
 // refuses the rest (vectors and routers are read as fp32).
 #pragma once
@@ -41,6 +41,7 @@ template <class Storage>
 constexpr std::optional<io::ggml_type> ggml_type_of_storage() {
     if constexpr (std::is_same_v<Storage, q8_0_block>) return io::ggml_type::q8_0;
     else if constexpr (std::is_same_v<Storage, q4_0_block>) return io::ggml_type::q4_0;
+    else if constexpr (std::is_same_v<Storage, q5_0_block>) return io::ggml_type::q5_0;
     else if constexpr (std::is_same_v<Storage, q4_k_block>) return io::ggml_type::q4_k;
     else if constexpr (std::is_same_v<Storage, q5_k_block>) return io::ggml_type::q5_k;
     else if constexpr (std::is_same_v<Storage, q6_k_block>) return io::ggml_type::q6_k;
@@ -48,12 +49,13 @@ constexpr std::optional<io::ggml_type> ggml_type_of_storage() {
 }
 
 // The fixed format whose blocks are a GGUF tensor of `type`, for weight_format::gguf_mixed (which keeps each
-// matrix's type in place): Q8_0, Q4_0, Q4_K, Q5_K, Q6_K; nullopt for the others (F32/F16/BF16: quantized to Q8_0
-// at load; Q5_0, Q4_1, Q2_K, IQ*, …: refused).
+// matrix's type in place): Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K; nullopt for the others (F32/F16/BF16: quantized to
+// Q8_0 at load; Q4_1, Q5_1, Q2_K, IQ*, …: refused).
 constexpr std::optional<weight_format> mixed_block_format(io::ggml_type type) {
     switch (type) {
         case io::ggml_type::q8_0: return weight_format::q8_0;
         case io::ggml_type::q4_0: return weight_format::q4_0;
+        case io::ggml_type::q5_0: return weight_format::q5_0;
         case io::ggml_type::q4_k: return weight_format::q4_k;
         case io::ggml_type::q5_k: return weight_format::q5_k;
         case io::ggml_type::q6_k: return weight_format::q6_k;
@@ -95,6 +97,7 @@ inline bool dequantize(io::ggml_type type, const std::byte* bytes, std::int64_t 
     switch (type) {
         case io::ggml_type::q8_0: return detail::read_rows_as<weight_format::q8_0>(bytes, count, out);
         case io::ggml_type::q4_0: return detail::read_rows_as<weight_format::q4_0>(bytes, count, out);
+        case io::ggml_type::q5_0: return detail::read_rows_as<weight_format::q5_0>(bytes, count, out);
         case io::ggml_type::q4_k: return detail::read_rows_as<weight_format::q4_k>(bytes, count, out);
         case io::ggml_type::q5_k: return detail::read_rows_as<weight_format::q5_k>(bytes, count, out);
         case io::ggml_type::q6_k: return detail::read_rows_as<weight_format::q6_k>(bytes, count, out);
@@ -106,13 +109,13 @@ inline bool dequantize(io::ggml_type type, const std::byte* bytes, std::int64_t 
 template <class Storage>
 std::string readable_types() {
     if constexpr (std::is_same_v<Storage, mixed_block>) {
-        return "Q8_0, Q4_0, Q4_K, Q5_K and Q6_K (each kept as it is) and F32, F16, BF16 (quantized to Q8_0)";
+        return "Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and Q6_K (each kept as it is) and F32, F16, BF16 (quantized to Q8_0)";
     }
     std::string names = "F32, F16, BF16";
     if constexpr (ggml_type_of_storage<Storage>().has_value()) {
         names += " and " + std::string(io::name_of(*ggml_type_of_storage<Storage>()));
     } else {
-        names += ", Q8_0, Q4_0, Q4_K, Q5_K and Q6_K (dequantized)";
+        names += ", Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and Q6_K (dequantized)";
     }
     return names;
 }

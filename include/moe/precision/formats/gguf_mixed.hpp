@@ -2,7 +2,7 @@
 // file gives it, as llama.cpp's Q4_K_M / Q5_K_M files (and other mixtures) store them.
 //
 // A matrix is the file's bytes in place (mixed_block, precision/mixed_block.hpp) and its matrix_view carries the
-// block type: q8_0, q4_0, q4_k, q5_k or q6_k, each multiplied by that fixed format's own kernels
+// block type: q8_0, q4_0, q5_0, q4_k, q5_k or q6_k, each multiplied by that fixed format's own kernels
 // (cpu/formats/gguf_mixed.hpp dispatches per matrix), so a matrix computes bit for bit what a model of its fixed
 // format computes. Norms, biases and routers stay fp32.
 //
@@ -42,6 +42,7 @@ struct weight_format_traits<weight_format::gguf_mixed> {
         switch (layout.format) {
             case weight_format::q8_0: return read_as<weight_format::q8_0>(row, k, out);
             case weight_format::q4_0: return read_as<weight_format::q4_0>(row, k, out);
+            case weight_format::q5_0: return read_as<weight_format::q5_0>(row, k, out);
             case weight_format::q4_k: return read_as<weight_format::q4_k>(row, k, out);
             case weight_format::q5_k: return read_as<weight_format::q5_k>(row, k, out);
             case weight_format::q6_k: return read_as<weight_format::q6_k>(row, k, out);
@@ -54,7 +55,7 @@ struct weight_format_traits<weight_format::gguf_mixed> {
     [[noreturn]] static void quantize_row(const float*, std::int64_t, mixed_block*) {
         throw invalid_argument("weight_format::gguf_mixed: a matrix keeps the block type of its GGUF file, so float "
                                "weights (a safetensors checkpoint, random weights) cannot be stored in it — load a GGUF "
-                               "file, or use a fixed format (q4_k, q5_k, q6_k, q8_0, q4_0)");
+                               "file, or use a fixed format (q4_k, q5_k, q6_k, q8_0, q4_0, q5_0)");
     }
 
    private:

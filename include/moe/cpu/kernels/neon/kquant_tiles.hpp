@@ -1,11 +1,12 @@
-// moe/cpu/kernels/neon/kquant_tiles.hpp — the ARM NEON paths of the Q4_0 and K-quant decode products
-// (kquant_q4_0_tiles.hpp, kquant_dot_tiles.hpp) and of the Q4_0 prefill's widening, for targets with the
+// moe/cpu/kernels/neon/kquant_tiles.hpp — the ARM NEON paths of the Q4_0 / Q5_0 and K-quant decode products
+// (type0_tiles.hpp, kquant_dot_tiles.hpp) and of the Q4_0 / Q5_0 prefill's widening, for targets with the
 // dot-product extension (armv8.2-a+dotprod and later: __ARM_FEATURE_DOTPROD).
 //
 // `sdot` adds each group of 4 byte products into one int32 lane: exactly a lane of those headers' summation orders
 // (4 consecutive weights), so these tiles sum the same exact integers, then take the same fp32 steps, and give the
 // same bits as the portable loops.
-// - q4_0: a block's nibbles become two vectors of signed bytes u − 8 (weights 0–15: lanes 0–3, 16–31: lanes 4–7),
+// - q4_0, q5_0: a block's values become two vectors of signed bytes u − o (weights 0–15: lanes 0–3, 16–31: lanes
+//   4–7; Q5_0's fifth bits are spread to bytes by a bit test),
 //   sdot with the token's Q8_0 bytes, one fma per vector (acc_l = fma(float(s_l), dw · dx, acc_l)), then the tree
 //   l + 4, + 2, + 1. Tiles of Rows × Tokens as the q8_0 NEON tiles; each row's chain is unchanged.
 // - q4_k, q5_k, q6_k: a super-block's unsigned values (at most 63: sdot's signed bytes hold them) as two vectors per
@@ -44,33 +45,47 @@ inline float tree_sum4(float32x4_t v) {
     return vget_lane_f32(p, 0) + vget_lane_f32(p, 1);                    // + 1
 }
 
-// ---- q4_0 ----
+// ---- q4_0, q5_0 ----
 
-// A block's 32 values u − 8 as signed bytes: weights 0–15 (low nibbles) and 16–31 (high nibbles).
-inline void q4_0_values(const q4_0_block& block, int8x16_t& lo, int8x16_t& hi) {
+// A block's 32 values u − o as signed bytes: weights 0–15 and 16–31.
+inline void type0_values(const q4_0_block& block, int8x16_t& lo, int8x16_t& hi) {
     const uint8x16_t packed = vld1q_u8(block.qs);
     const int8x16_t eight = vdupq_n_s8(8);
     lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(packed, vdupq_n_u8(0xF))), eight);
     hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(packed, 4)), eight);
 }
+inline void type0_values(const q5_0_block& block, int8x16_t& lo, int8x16_t& hi) {
+    const uint8x16_t packed = vld1q_u8(block.qs);
+    // Byte j of a half: qh's byte j / 8 tested against bit j % 8, all ones where set; keep 0x10 of it.
+    static constexpr std::uint8_t bit_of[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    const uint8x16_t bits = vld1q_u8(bit_of), fifth = vdupq_n_u8(0x10);
+    const uint8x16_t qh_lo = vcombine_u8(vdup_n_u8(block.qh[0]), vdup_n_u8(block.qh[1]));
+    const uint8x16_t qh_hi = vcombine_u8(vdup_n_u8(block.qh[2]), vdup_n_u8(block.qh[3]));
+    const uint8x16_t u_lo = vorrq_u8(vandq_u8(packed, vdupq_n_u8(0xF)), vandq_u8(vtstq_u8(qh_lo, bits), fifth));
+    const uint8x16_t u_hi = vorrq_u8(vshrq_n_u8(packed, 4), vandq_u8(vtstq_u8(qh_hi, bits), fifth));
+    const int8x16_t sixteen = vdupq_n_s8(16);
+    lo = vsubq_s8(vreinterpretq_s8_u8(u_lo), sixteen);
+    hi = vsubq_s8(vreinterpretq_s8_u8(u_hi), sixteen);
+}
 
-// A Q4_0 block as the Q8_0 block of the same values (kquant_q4_0_tiles.hpp's widen_q4_0_block).
-inline void widen_q4_0_block(const q4_0_block& in, q8_0_block& out) {
+// A Q4_0 / Q5_0 block as the Q8_0 block of the same values (type0_tiles.hpp's widen_type0_block).
+template <class Block>
+void widen_type0_block(const Block& in, q8_0_block& out) {
     int8x16_t lo, hi;
-    q4_0_values(in, lo, hi);
+    type0_values(in, lo, hi);
     vst1q_s8(out.q, lo);
     vst1q_s8(out.q + 16, hi);
     out.scale_bits = in.d;
 }
 
 // Decode tile: out[t · out_stride + r] for r < Rows, t < Tokens. X is q8_dot_tiles.hpp's q8_tokens.
-template <int Rows, int Tokens, class X>
-void q4_0_dot_tile(const X& x, std::int64_t t0, const q4_0_block* const* w, std::int64_t blocks, float* out,
-                   std::int64_t out_stride) {
+template <int Rows, int Tokens, class X, class Block>
+void type0_dot_tile(const X& x, std::int64_t t0, const Block* const* w, std::int64_t blocks, float* out,
+                    std::int64_t out_stride) {
     if constexpr (Rows > 1 && Rows * Tokens > 8) {  // 2 accumulators per pair: above 8 pairs GCC spills (q8_tiles.hpp)
         constexpr int half = Rows / 2;
-        q4_0_dot_tile<half, Tokens>(x, t0, w, blocks, out, out_stride);
-        q4_0_dot_tile<Rows - half, Tokens>(x, t0, w + half, blocks, out + half, out_stride);
+        type0_dot_tile<half, Tokens>(x, t0, w, blocks, out, out_stride);
+        type0_dot_tile<Rows - half, Tokens>(x, t0, w + half, blocks, out + half, out_stride);
         return;
     }
     float32x4_t lo[Rows][Tokens], hi[Rows][Tokens];
@@ -88,7 +103,7 @@ void q4_0_dot_tile(const X& x, std::int64_t t0, const q4_0_block* const* w, std:
         float dw[Rows];
         MOE_NEON_UNROLL
         for (int r = 0; r < Rows; ++r) {
-            q4_0_values(w[r][b], w_lo[r], w_hi[r]);
+            type0_values(w[r][b], w_lo[r], w_hi[r]);
             dw[r] = fp16_value(w[r][b].d);
         }
         MOE_NEON_UNROLL
