@@ -48,6 +48,11 @@ LENGTHS = (7, 12, 3)
 FIRST_SEED = 3001
 TOKEN_SEED = 20240611
 MIN_GAP = 0.1  # router-logit units
+ROUTER_STD = 2.5  # of the router logits
+# llama.cpp's "extra" CPU buffer types (repacked / AMX weights). False: its plain ggml-cpu kernels. The AMX type
+# crashes (SIGILL or SIGSEGV in ggml_backend_amx_mul_mat) on a 2-token batch of the f160 mixed file on an AVX2-only
+# Zen 1 with llama-cpp-python 0.3.36, so that variant turns them off.
+EXTRA_BUFFER_TYPES = True
 
 # case -> (llama_ftype, pure)
 CASES = {"qwen3_moe_q4_0": (2, True), "qwen3_moe_q5_0": (8, True), "qwen3_moe_q4_k": (14, True),
@@ -78,8 +83,8 @@ def build(seed: int):
                 t.copy_(torch.rand(t.shape, generator=gen) * 0.5 + 0.75)
             elif name == "model.embed_tokens.weight":  # tied: logits = h . E, keep them O(1)
                 t.copy_(torch.randn(t.shape, generator=gen) / math.sqrt(D))
-            elif name.endswith("mlp.gate.weight"):  # router logits of std ~2.5
-                t.copy_(torch.randn(t.shape, generator=gen) * 2.5 / math.sqrt(D))
+            elif name.endswith("mlp.gate.weight"):  # router logits of std ~ROUTER_STD
+                t.copy_(torch.randn(t.shape, generator=gen) * ROUTER_STD / math.sqrt(D))
             elif t.dim() in (2, 3):  # (out, in) or (E, out, in): unit-variance outputs
                 t.copy_(torch.randn(t.shape, generator=gen) / math.sqrt(t.shape[-1]))
             else:
@@ -183,6 +188,15 @@ def llama_logits(out: Path, seed: int, gaps_json: str):
     from llama_cpp import Llama
     from make_gguf_models import write_safetensors
     seqs, gaps = tokens(), json.loads(gaps_json)
+    if not EXTRA_BUFFER_TYPES:  # Llama() takes its model parameters from this function; it has no argument for it
+        import llama_cpp.llama_cpp as bindings
+        default_params = bindings.llama_model_default_params
+
+        def without_extra_buffer_types():
+            p = default_params()
+            p.use_extra_bufts = False
+            return p
+        bindings.llama_model_default_params = without_extra_buffer_types
     for case in PURE:
         llm = Llama(model_path=str(out / f"{case}.gguf"), n_ctx=64, n_batch=64, n_ubatch=64, logits_all=True,
                     n_threads=1, n_threads_batch=1, type_k=0, type_v=0, flash_attn=False, verbose=False, seed=1)
@@ -199,7 +213,8 @@ def llama_logits(out: Path, seed: int, gaps_json: str):
             steps.append(np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32))
         tensors["logits_step_1"] = np.stack(steps)
         meta = {"case": case, "seed": str(seed), "llama_cpp_python": llama_cpp.__version__,
-                "settings": "n_ctx 64, type_k/type_v f32, flash_attn off, 1 thread",
+                "settings": "n_ctx 64, type_k/type_v f32, flash_attn off, 1 thread" +
+                            ("" if EXTRA_BUFFER_TYPES else ", use_extra_bufts off"),
                 "min_routing_gap": repr(gaps[case]),
                 "max_abs_step_minus_prefill": repr(float(np.abs(tensors["logits_step_1"] - tensors["logits_1"]).max()))}
         write_safetensors(tensors, out / f"{case}.logits.safetensors", meta)
