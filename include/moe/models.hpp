@@ -8,6 +8,7 @@
 #include "moe/model/description.hpp"
 #include "moe/models/cpu.hpp"
 #include "moe/models/families.hpp"
+#include "moe/models/gguf/ledger_cost.hpp"
 #include "moe/models/gguf/tokenizer.hpp"
 #include "moe/models/hf_config.hpp"
 #include "moe/models/load_model.hpp"

@@ -336,4 +336,55 @@ TEST_CASE("gguf_mixed refuses what it cannot keep in place", "[models][gguf][ggu
     CHECK(m.find("gguf_mixed loads a GGUF file") != std::string::npos);
 }
 
+// ---- the ledger: bytes from the file's block types (models/gguf/ledger_cost.hpp) ----
+// Expected values from ggml's block sizes (bytes per block / weights per block: Q4_K 144/256, Q5_K 176/256, Q6_K
+// 210/256, Q8_0 34/32, Q5_0 22/32) and the tensor types llama.cpp's quantizer chose (the files' comments above).
+
+TEST_CASE("The ledger prices a gguf_mixed model at its file's block types", "[models][gguf][gguf_mixed][ledger]") {
+    const moe::io::gguf_file file(q4_k_m);
+    const auto type_cost = moe::ledger::cost_of<mixed_model>();  // every matrix at 4.5 bits
+    const auto cost = moe::gguf::cost_of<mixed_model>(file);
+    // One expert: gate and up (256 × 256) Q4_K, down (256 × 256) Q6_K.
+    constexpr std::int64_t expert = 2 * 256 * 144 + 256 * 210;
+    REQUIRE(cost.experts.size() == 1);
+    CHECK(cost.experts[0].expert_bytes == expert);
+    CHECK(type_cost.experts[0].expert_bytes == 3 * 256 * 256 * 18 / 32);
+    CHECK(cost.embedding_row_bytes == 210);  // token_embd Q6_K, 256 wide
+    // Read once per call: attention (q Q4_K 256×256, k / v Q8_0 128×256, o Q5_K 256×256), the router (8 × 256 F32),
+    // the norms (256 + 256 + 256 final, 64 + 64 q/k norms, F32) and the head (the tied Q6_K embedding, 512 rows).
+    constexpr std::int64_t attention = 256 * 144 + 2 * 128 * 8 * 34 + 256 * 176;
+    constexpr std::int64_t fixed = attention + 8 * 256 * 4 + (3 * 256 + 2 * 64) * 4 + 512 * 210;
+    CHECK(cost.fixed_weight_bytes == fixed);
+    // The whole file is read by a call that touches every expert.
+    std::int64_t file_bytes = 0;
+    for (const auto& t : file.tensors()) file_bytes += static_cast<std::int64_t>(t.bytes);
+    CHECK(cost.fixed_weight_bytes + 8 * cost.experts[0].expert_bytes == file_bytes);
+    // FLOPs are the type's; one decode step reads more than the 4.5-bit estimate says.
+    CHECK(cost.forward(1, 10).flops == type_cost.forward(1, 10).flops);
+    CHECK(cost.forward(1, 10).bytes > type_cost.forward(1, 10).bytes);
+
+    // 160-wide experts, 2 layers: layer 0's down is Q5_0, layer 1's Q8_0 (gate / up Q4_K, 160 × 256): the group of
+    // two layers is priced at their mean.
+    const moe::io::gguf_file f160(data("gguf_mixed_models/qwen3_moe_f160_q4_k_m.gguf"));
+    const auto c160 = moe::gguf::cost_of<f160_model>(f160);
+    constexpr std::int64_t layer0 = 2 * 160 * 144 + 256 * (160 / 32) * 22, layer1 = 2 * 160 * 144 + 256 * (160 / 32) * 34;
+    REQUIRE(c160.experts.size() == 1);
+    CHECK(c160.experts[0].expert_bytes == (layer0 + layer1) / 2);
+
+    // DeepSeek-V3: the F16 token_embd becomes Q8_0 at load (320 rows of 256): priced as Q8_0, not as the file's F16.
+    const auto cds = moe::gguf::cost_of<deepseek_model>(moe::io::gguf_file(deepseek_q4_k_m));
+    CHECK(cds.embedding_row_bytes == 256 / 32 * 34);
+
+    // A fixed format's matrices have the type's bytes whatever the file holds: the type's cost.
+    using q4_k_model = moe::cpu::qwen3_moe<tiny_qwen3(4, weight_format::q4_k)>;
+    CHECK(moe::gguf::cost_of<q4_k_model>(moe::io::gguf_file(data("gguf_kquant_models/qwen3_moe_q4_k.gguf"))) ==
+          moe::ledger::cost_of<q4_k_model>());
+
+    // A file whose MoE layers are not the type's: named.
+    const std::string m = message_of([&] { (void)moe::gguf::cost_of<mixed_model>(f160); });
+    INFO(m);
+    CHECK(m.find("qwen3_moe_f160_q4_k_m.gguf: 2 layers have routed-expert tensors, the model type has 1 MoE layers") !=
+          std::string::npos);
+}
+
 }  // namespace test_gguf_mixed_model

@@ -10,8 +10,9 @@
 //   block_width 32   the smallest block of the mix: a config's inner widths must be multiples of 32 (a Q4_K_M file
 //                    whose width is not a multiple of 256 falls back to 32-weight blocks for that matrix); the
 //                    loader checks each matrix against its own type's block.
-//   block_bytes 18   with block_width, the bytes per weight the ledger counts: 4.5 bits, Q4_K's rate (most
-//                    matrices of a Q4_K_M file; its Q6_K / Q8_0 ones make the real average ~5 bits).
+//   block_bytes 18   with block_width, the bytes per weight a ledger priced from the type counts: 4.5 bits, Q4_K's
+//                    rate (most matrices of a Q4_K_M file; its Q6_K / Q8_0 ones make the real average ~5 bits);
+//                    gguf::cost_of<Model>(file) (models/gguf/ledger_cost.hpp) prices each matrix at its own type.
 //   read_row / quantize_row
 //                    need the matrix's block type, which a bare row pointer lacks: read rows through
 //                    read_matrix_rows (tensor/read_rows.hpp) with the view; quantize_row refuses (a float
