@@ -227,7 +227,7 @@ README = """# Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K / Q8_K reference
 
 Written by `tools/make_kquant_reference.py` (run from the repository root:
 `python3 tools/make_kquant_reference.py --libggml <llama-cpp-python>/lib`) with gguf-py {gguf_version},
-numpy {numpy_version}, and llama.cpp's `ggml/src/ggml-quants.c` compiled standalone by
+numpy {numpy_version}, and llama.cpp's `ggml-quants.c` compiled standalone by
 `tools/kquant_reference_driver.c` (`gcc -std=c11 -O2 -ffp-contract=off`).
 
 | file | contents |

@@ -57,7 +57,7 @@ std::uint16_t random_scale(std::mt19937_64& rng) {
     return moe::float16::from_float(rng() % 4 == 0 ? -v : v);
 }
 
-// Q4_0 and Q5_0: 32-weight blocks multiplied with Q8_0 activations (kernels/type0_tiles.hpp).
+// Q4_0 and Q5_0: 32-weight blocks multiplied with Q8_0 activations (include/moe/cpu/kernels/type0_tiles.hpp).
 template <class Block>
 constexpr bool type0 = std::is_same_v<Block, q4_0_block> || std::is_same_v<Block, q5_0_block>;
 
