@@ -232,20 +232,27 @@ void quantize_k_super_block(const float* x, int nmax, float rmin, float rdelta, 
 
 }  // namespace detail
 
+namespace detail {
+// The first of x[0 … n) with the largest |x|, sign kept (the type-0 quantizers' "max"; 0 for an all-zero block).
+inline float largest_magnitude(const float* x, int n) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < n; ++j) {
+        if (amax < std::fabs(x[j])) {
+            amax = std::fabs(x[j]);
+            max = x[j];
+        }
+    }
+    return max;
+}
+}  // namespace detail
+
 // x: (k) fp32, k a multiple of 32  →  out: (k/32) blocks. ggml's quantize_row_q4_0_ref: d = (the value of largest
 // magnitude) / −8, q = min(15, trunc(x / d + 8.5)).
 inline void quantize_row_q4_0(const float* x, std::int64_t k, q4_0_block* out) {
     MOE_DETAIL_NO_FP_CONTRACT
     constexpr int qk = static_cast<int>(q4_0_block_size);
     for (std::int64_t i = 0; i < k / qk; ++i, x += qk) {
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < qk; ++j) {
-            if (amax < std::fabs(x[j])) {
-                amax = std::fabs(x[j]);
-                max = x[j];
-            }
-        }
-        const float d = max / -8;
+        const float d = detail::largest_magnitude(x, qk) / -8;
         const float id = d != 0 ? 1.0f / d : 0.0f;
         out[i].d = float16::from_float(d);
         // ggml converts x / d + 8.5 (0.5 … 16.5 for finite rows) straight to an integer; clamping first gives the
@@ -267,14 +274,7 @@ inline void quantize_row_q5_0(const float* x, std::int64_t k, q5_0_block* out) {
     MOE_DETAIL_NO_FP_CONTRACT
     constexpr int qk = static_cast<int>(q5_0_block_size);
     for (std::int64_t i = 0; i < k / qk; ++i, x += qk) {
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < qk; ++j) {
-            if (amax < std::fabs(x[j])) {
-                amax = std::fabs(x[j]);
-                max = x[j];
-            }
-        }
-        const float d = max / -16;
+        const float d = detail::largest_magnitude(x, qk) / -16;
         const float id = d != 0 ? 1.0f / d : 0.0f;
         out[i].d = float16::from_float(d);
         // As quantize_row_q4_0: ggml truncates x / d + 16.5 (0.5 … 32.5 for finite rows) to an integer; clamping
