@@ -380,6 +380,10 @@ TEST_CASE("The ledger prices a gguf_mixed model at its file's block types", "[mo
     CHECK(moe::gguf::cost_of<q4_k_model>(moe::io::gguf_file(data("gguf_kquant_models/qwen3_moe_q4_k.gguf"))) ==
           moe::ledger::cost_of<q4_k_model>());
 
+    // Layer numbers of hostile tensor names (up to 63 bytes: 59 digits) do not overflow.
+    CHECK(moe::gguf::detail::layer_of("blk.12.ffn_up_exps.weight") == 12);
+    CHECK(!moe::gguf::detail::layer_of("blk.99999999999999999999999.ffn_up_exps.weight").has_value());
+
     // A file whose MoE layers are not the type's: named.
     const std::string m = message_of([&] { (void)moe::gguf::cost_of<mixed_model>(f160); });
     INFO(m);

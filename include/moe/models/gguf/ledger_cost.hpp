@@ -36,13 +36,16 @@ namespace moe::gguf {
 
 namespace detail {
 
-// The layer of "blk.N.…"; nullopt for other names.
+// The layer of "blk.N.…"; nullopt for other names and for N of more than 9 digits (a hostile name cannot overflow).
 inline std::optional<std::int64_t> layer_of(std::string_view name) {
     if (!name.starts_with("blk.")) return std::nullopt;
     std::int64_t layer = 0;
     std::size_t i = 4;
     if (i >= name.size() || name[i] < '0' || name[i] > '9') return std::nullopt;
-    for (; i < name.size() && name[i] >= '0' && name[i] <= '9'; ++i) layer = layer * 10 + (name[i] - '0');
+    for (; i < name.size() && name[i] >= '0' && name[i] <= '9'; ++i) {
+        if (i - 4 == 9) return std::nullopt;
+        layer = layer * 10 + (name[i] - '0');
+    }
     return layer;
 }
 
