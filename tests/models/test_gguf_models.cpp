@@ -200,7 +200,7 @@ TEST_CASE("with_matching_model picks the type of a GGUF file", "[models][gguf]")
 }
 
 TEST_CASE("GGUF metadata that does not match the type: every mismatched GGUF key in one error", "[models][gguf][errors]") {
-    constexpr moe::qwen3_moe_config wrong{.vocab_size = 161, .model_width = 64, .layers = 3, .heads = 8,
+    static constexpr moe::qwen3_moe_config wrong{.vocab_size = 161, .model_width = 64, .layers = 3, .heads = 8,
                                           .kv_heads = 2, .head_dim = 16, .expert_width = 64, .experts = 8,
                                           .top_k = 2, .norm_topk_prob = false, .tied_embeddings = false,
                                           .weights = moe::weight_format::fp32};
