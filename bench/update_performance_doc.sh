@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake --preset default >/dev/null
-cmake --build build/default --target bench_moe_layer bench_load_checkpoint bench_e2e -j2 >/dev/null
+cmake --build build/default --target bench_moe_layer bench_attention bench_load_checkpoint bench_e2e -j2 >/dev/null
 
 replace_block() {  # replace_block NAME FILE: put FILE between <!-- NAME:begin --> and <!-- NAME:end -->
     python3 - "$1" "$2" <<'PY'
@@ -29,6 +29,9 @@ replace_block machine "$machine"
 table=$(mktemp)
 build/default/bench/bench_moe_layer --markdown "$table"
 replace_block moe_layer_bench "$table"
+table=$(mktemp)
+build/default/bench/bench_attention --threads "$(nproc)" --markdown "$table"
+replace_block attention_bench "$table"
 table=$(mktemp)
 build/default/bench/bench_load_checkpoint --markdown "$table"
 replace_block load_bench "$table"

@@ -174,31 +174,31 @@ TEST_CASE("YaRN frequencies, attention factor and DeepSeek softmax scale follow 
     CHECK(cos(0, 0) == Approx(0.5 * std::cos(5.0)).margin(1e-6));
 }
 
-TEST_CASE("causal attention matches a plain loop and is thread-count independent", "[layers][attention]") {
-    const std::int64_t window = GENERATE(0, 1, 5, 30);  // 0 = full causal; else keys p − window < j ≤ p
-    CAPTURE(window);
-    const int H = 6, G = 2, Dk = 5, Dv = 3;
-    const std::int64_t L = 40, T = 23;  // two query blocks; queries are the last T of L positions
-    const auto q = random_matrix(T, H * Dk, 31), keys = random_matrix(L, G * Dk, 32), values = random_matrix(L, G * Dv, 33);
-    const float scale = 0.4f;
-    host_matrix<float> out(T, H * Dv), out3(T, H * Dv), expected(T, H * Dv);
+// softmax(q·kᵀ·scale) · v in double over the positions each query sees: query t at position L − T + t sees j ≤ p,
+// and p − window < j with a window. keys / values (L, G·Dk) / (L, G·Dv) hold all positions. Returns (T, H·Dv).
+host_matrix<float> attention_by_loop(const host_matrix<float>& q, const host_matrix<float>& keys,
+                                     const host_matrix<float>& values, moe::cpu::attention_heads shape, float scale,
+                                     std::int64_t window) {
+    const std::int64_t T = q.rows(), L = keys.rows(), H = shape.heads, G = shape.kv_heads;
+    const std::int64_t Dk = shape.key_dim, Dv = shape.value_dim;
+    host_matrix<float> expected(T, H * Dv);
     for (std::int64_t t = 0; t < T; ++t) {
         const std::int64_t position = L - T + t;
-        for (int h = 0; h < H; ++h) {
-            const int g = h / (H / G);
+        for (std::int64_t h = 0; h < H; ++h) {
+            const std::int64_t g = h / (H / G);
             std::vector<double> s(std::size_t(L), 0.0);
             double max = -1e300, sum = 0;
             auto visible = [&](std::int64_t j) { return j <= position && (window == 0 || j > position - window); };
             for (std::int64_t j = 0; j < L; ++j) {
                 if (!visible(j)) continue;
-                for (int d = 0; d < Dk; ++d) s[std::size_t(j)] += double(q(t, h * Dk + d)) * keys(j, g * Dk + d);
+                for (std::int64_t d = 0; d < Dk; ++d) s[std::size_t(j)] += double(q(t, h * Dk + d)) * keys(j, g * Dk + d);
                 s[std::size_t(j)] *= scale;
                 max = std::max(max, s[std::size_t(j)]);
             }
             for (std::int64_t j = 0; j < L; ++j) {
                 if (visible(j)) sum += (s[std::size_t(j)] = std::exp(s[std::size_t(j)] - max));
             }
-            for (int d = 0; d < Dv; ++d) {
+            for (std::int64_t d = 0; d < Dv; ++d) {
                 double acc = 0;
                 for (std::int64_t j = 0; j < L; ++j) {
                     if (visible(j)) acc += s[std::size_t(j)] / sum * values(j, g * Dv + d);
@@ -207,13 +207,64 @@ TEST_CASE("causal attention matches a plain loop and is thread-count independent
             }
         }
     }
+    return expected;
+}
+
+std::vector<float> values_of(const host_matrix<float>& m) { return {m.data(), m.data() + m.rows() * m.cols()}; }
+
+TEST_CASE("causal attention matches a plain loop and is thread-count independent", "[layers][attention]") {
+    const std::int64_t window = GENERATE(0, 1, 5, 30);  // 0 = full causal; else keys p − window < j ≤ p
+    CAPTURE(window);
+    const int H = 6, G = 2, Dk = 5, Dv = 3;
+    const std::int64_t L = 40, T = 23;  // two query blocks; queries are the last T of L positions
+    const auto q = random_matrix(T, H * Dk, 31), keys = random_matrix(L, G * Dk, 32), values = random_matrix(L, G * Dv, 33);
+    const float scale = 0.4f;
+    host_matrix<float> out(T, H * Dv), out3(T, H * Dv);
     const moe::cpu::attention_heads shape{.heads = H, .kv_heads = G, .key_dim = Dk, .value_dim = Dv};
+    const auto expected = attention_by_loop(q, keys, values, shape, scale, window);
     moe::cpu::thread_pool one(1), three(3);
     moe::cpu::causal_attention(q.view(), keys.view(), values.view(), shape, scale, out.view(), one, window);
     moe::cpu::causal_attention(q.view(), keys.view(), values.view(), shape, scale, out3.view(), three, window);
     CHECK(relative_error(out.view(), expected.view()) <= 1e-6);
-    CHECK(std::vector<float>(out.data(), out.data() + out.rows() * out.cols()) ==
-          std::vector<float>(out3.data(), out3.data() + out3.rows() * out3.cols()));
+    CHECK(values_of(out) == values_of(out3));
+}
+
+// Decode (fewer than 16 query tokens) runs split_kv_attention: chunks of 256 cached positions per kv head, merged
+// with an online softmax. Shapes here cross chunk boundaries, the shared-prefix split and the sliding window; the
+// MLA shape is one kv head read by every query head (absorbed attention over the latent cache).
+TEST_CASE("decode attention over chunks of a long cache matches a plain loop, any thread count", "[layers][attention]") {
+    struct case_shape {
+        int H, G, Dk, Dv;
+        std::int64_t L, S, T, window;
+    };
+    const auto c = GENERATE(case_shape{8, 2, 16, 16, 700, 0, 1, 0},      // 3 chunks, the last partial
+                            case_shape{8, 2, 16, 16, 700, 300, 1, 0},    // shared prefix ends inside chunk 2
+                            case_shape{8, 2, 16, 16, 513, 0, 15, 0},     // 15 queries: the causal edge in a chunk
+                            case_shape{8, 2, 16, 16, 1100, 0, 3, 300},   // window: chunks before it skipped
+                            case_shape{8, 2, 16, 16, 1100, 600, 2, 257}, // window across the shared split
+                            case_shape{16, 1, 40, 32, 900, 0, 1, 0},     // MLA-like: one kv head, Dk ≠ Dv
+                            case_shape{4, 4, 8, 8, 1, 0, 1, 0});         // one position
+    CAPTURE(c.H, c.G, c.L, c.S, c.T, c.window);
+    const moe::cpu::attention_heads shape{.heads = c.H, .kv_heads = c.G, .key_dim = c.Dk, .value_dim = c.Dv};
+    const auto q = random_matrix(c.T, c.H * c.Dk, 51), keys = random_matrix(c.L, c.G * c.Dk, 52, 0.5f),
+               values = random_matrix(c.L, c.G * c.Dv, 53);
+    const float scale = 1.0f / std::sqrt(float(c.Dk));
+    const auto expected = attention_by_loop(q, keys, values, shape, scale, c.window);
+
+    // Positions [0, S) in a separate (shared) pair of matrices, the rest in the "own" rows, as kv_cache::sharing has.
+    auto rows = [](const host_matrix<float>& m, std::int64_t first, std::int64_t count) {
+        return matrix_view<const float>{m.data() + first * m.cols(), count, m.cols()};
+    };
+    const moe::cpu::shared_kv shared{rows(keys, 0, c.S), rows(values, 0, c.S)};
+    const auto own_keys = rows(keys, c.S, c.L - c.S), own_values = rows(values, c.S, c.L - c.S);
+    host_matrix<float> out(c.T, c.H * c.Dv), out3(c.T, c.H * c.Dv), per_head(c.T, c.H * c.Dv);
+    moe::cpu::thread_pool one(1), three(3);
+    moe::cpu::causal_attention(q.view(), shared, own_keys, own_values, shape, scale, out.view(), one, c.window);
+    moe::cpu::causal_attention(q.view(), shared, own_keys, own_values, shape, scale, out3.view(), three, c.window);
+    moe::cpu::per_head_attention(q.view(), shared, own_keys, own_values, shape, scale, per_head.view(), three, c.window);
+    CHECK(relative_error(out.view(), expected.view()) <= 2e-6);
+    CHECK(relative_error(per_head.view(), expected.view()) <= 2e-6);
+    CHECK(values_of(out) == values_of(out3));
 }
 
 TEST_CASE("a KV cache refuses positions beyond its capacity with a clear error", "[layers][kv_cache]") {

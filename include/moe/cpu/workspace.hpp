@@ -32,8 +32,9 @@ enum class scratch_slot : int {
     widened_chunk,  // kind 2: a GEMM block's weight chunk widened to fp32 (kernels/gemm_tiles.hpp)
     widened_rows,   // kind 2: weight rows widened to fp32 for an Eigen product (widen_rows.hpp)
     attention_scores,  // kind 2: one head's attention weights over a block of queries (attention/causal_attention.hpp)
+    attention_partials,  // kind 3: split_kv_attention's per-chunk softmax partials, merged after its items
 };
-inline constexpr std::size_t scratch_slot_count = 7;
+inline constexpr std::size_t scratch_slot_count = 8;
 
 // The running thread's buffer for `slot`: at least `count` elements of T, contents unspecified. Valid until the
 // thread asks for the same slot and type again.

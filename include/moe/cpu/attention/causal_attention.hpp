@@ -4,8 +4,9 @@
 // (absorbed: one shared "kv head" of width R + Dr whose first R columns are also the values).
 // Scores and softmax are fp32, in the order transformers' eager_attention_forward uses: (q·kᵀ)·scale, then
 // exp(s − max) / Σ, then the weighted sum of values. Masked positions get weight exactly 0.
-// Work items are (query head, block of 16 query tokens): fixed by the shapes, so any thread count gives the
-// same bits.
+// Two kernels: prefill (16 or more query tokens) runs per_head_attention below, whose work items are (query head,
+// block of 16 query tokens); decode runs split_kv_attention (split_kv_attention.hpp), whose items are (kv head,
+// chunk of cached positions). Both split work by the shapes only, so any thread count gives the same bits.
 #pragma once
 
 #include <algorithm>
@@ -14,32 +15,17 @@
 #include <limits>
 #include <string>
 
-#include "moe/cpu/eigen_maps.hpp"  // Eigen/Core (included there only: see its GCC 105593 note)
+#include "moe/cpu/attention/attention_shapes.hpp"
+#include "moe/cpu/attention/split_kv_attention.hpp"
 #include "moe/cpu/workspace.hpp"
 #include "moe/runtime/thread_pool.hpp"
 #include "moe/tensor/matrix_view.hpp"
 
 namespace moe::cpu {
 
-// How query heads read keys and values.
-struct attention_heads {
-    int heads = 0;      // H: query heads
-    int kv_heads = 0;   // G: key/value heads; query head h reads kv head h / (H/G), as repeat_kv does
-    int key_dim = 0;    // Dk: width of one query/key head
-    int value_dim = 0;  // Dv: width of one value head
-};
-
 namespace detail {
-using strided_map = Eigen::Map<const row_major_matrix, 0, Eigen::OuterStride<>>;
-using strided_out_map = Eigen::Map<row_major_matrix, 0, Eigen::OuterStride<>>;
 inline constexpr std::int64_t query_tokens_per_item = 16;
 }  // namespace detail
-
-// Positions 0 … S − 1 read from another cache (prompt sharing); both views (S, ·) with the strides rules below.
-struct shared_kv {
-    matrix_view<const float> keys;    // (S, ≥ G·Dk)
-    matrix_view<const float> values;  // (S, ≥ G·Dv)
-};
 
 inline void causal_attention(matrix_view<const float> q, shared_kv shared, matrix_view<const float> keys,
                              matrix_view<const float> values, attention_heads shape, float scale,
@@ -57,28 +43,16 @@ inline void causal_attention(matrix_view<const float> q, matrix_view<const float
     causal_attention(q, shared_kv{}, keys, values, shape, scale, out, pool, sliding_window);
 }
 
-// The same over two segments of positions: `shared` holds positions 0 … S − 1 (a prompt prefix read in place from
-// another cache), keys / values positions S … L − 1 (L = S + keys.rows). Scores of both segments form one softmax
-// row, so the result equals attention over the concatenation (up to fp32 summation order in the value sum, which
-// is split at S). With an empty `shared` this is exactly the one-segment computation.
-inline void causal_attention(matrix_view<const float> q, shared_kv shared, matrix_view<const float> keys,
-                             matrix_view<const float> values, attention_heads shape, float scale,
-                             matrix_view<float> out, thread_pool& pool, std::int64_t sliding_window) {
+// The per-head kernel, used for prefill (causal_attention picks it for T ≥ 16 query tokens): a work item is (query
+// head, block of 16 query tokens), which computes its scores against every key its block sees as one product.
+// Same contract as causal_attention.
+inline void per_head_attention(matrix_view<const float> q, shared_kv shared, matrix_view<const float> keys,
+                               matrix_view<const float> values, attention_heads shape, float scale,
+                               matrix_view<float> out, thread_pool& pool, std::int64_t sliding_window = 0) {
+    detail::check_attention_arguments("causal_attention", q, shared, keys, values, shape, out);
     const std::int64_t S = shared.keys.rows;
     const std::int64_t T = q.rows, L = S + keys.rows, H = shape.heads, G = shape.kv_heads;
     const std::int64_t Dk = shape.key_dim, Dv = shape.value_dim;
-    if (G < 1 || H % G != 0) throw shape_error("causal_attention: heads must be a multiple of kv_heads");
-    require_shape("causal_attention", "q", q, T, H * Dk);
-    require_shape("causal_attention", "out", out, T, H * Dv);
-    if (keys.cols < G * Dk || values.cols < G * Dv || values.rows != keys.rows) {
-        throw shape_error("causal_attention: keys " + shape_string(keys.rows, keys.cols) + " / values " +
-                          shape_string(values.rows, values.cols) + " too narrow for the kv heads");
-    }
-    if (S > 0 && (shared.keys.cols < G * Dk || shared.values.cols < G * Dv || shared.values.rows != S)) {
-        throw shape_error("causal_attention: shared keys " + shape_string(S, shared.keys.cols) + " / values " +
-                          shape_string(shared.values.rows, shared.values.cols) + " do not fit the kv heads");
-    }
-    if (T > keys.rows) throw shape_error("causal_attention: more queries than own cached positions");
     if (T == 0) return;
 
     const std::int64_t group = H / G;
@@ -139,6 +113,22 @@ inline void causal_attention(matrix_view<const float> q, shared_kv shared, matri
             if (own > 0) out_h.noalias() += weights.rightCols(own) * v_g;
         }
     });
+}
+
+// The same over two segments of positions: `shared` holds positions 0 … S − 1 (a prompt prefix read in place from
+// another cache), keys / values positions S … L − 1 (L = S + keys.rows). Scores of both segments form one softmax
+// row, so the result equals attention over the concatenation (up to fp32 summation order in the value sum, which
+// is split at S). Fewer than 16 query tokens (decode) go to split_kv_attention, which reads each kv head's cache
+// once for all its query heads; more (prefill) to per_head_attention. The choice depends on T only, so it is the
+// same for any thread count.
+inline void causal_attention(matrix_view<const float> q, shared_kv shared, matrix_view<const float> keys,
+                             matrix_view<const float> values, attention_heads shape, float scale,
+                             matrix_view<float> out, thread_pool& pool, std::int64_t sliding_window) {
+    if (q.rows < detail::query_tokens_per_item) {
+        split_kv_attention(q, shared, keys, values, shape, scale, out, pool, sliding_window);
+    } else {
+        per_head_attention(q, shared, keys, values, shape, scale, out, pool, sliding_window);
+    }
 }
 
 }  // namespace moe::cpu
