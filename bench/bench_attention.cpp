@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
     }
     const attention_shape shapes[] = {
         {"Mixtral GQA (32 q heads, 8 kv heads × 128)", {32, 8, 128, 128}, 8 * 128, 8 * 128, false},
+        {"bench_e2e's Mixtral-shaped GQA (16 q heads, 4 kv heads × 64)", {16, 4, 64, 64}, 4 * 64, 4 * 64, false},
         {"DeepSeek-V2-Lite MLA (16 heads, latent 512 + rope 64)", {16, 1, 576, 512}, 576, 0, true},
     };
     moe::cpu::thread_pool pool(threads);

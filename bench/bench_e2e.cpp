@@ -13,6 +13,10 @@
 //                                                the same from a GGUF file (llama.cpp's names and block types), so
 //                                                both engines read the same file: q8_0, q4_0, q4_k used in place,
 //                                                gguf_mixed keeps each matrix's block type (llama.cpp's Q4_K_M)
+//   bench_e2e --run-context MODEL bf16_compute DIR THREADS CONTEXT[,CONTEXT...]
+//                                                per context C: a C-token prompt in chunks of 512, then 16 greedy
+//                                                decode steps; one line "C prefill_tps decode_tps" per context
+//                                                (bench/run_long_context.py runs it next to llama.cpp)
 //   bench_e2e --bandwidth THREADS               read bandwidth (GB/s) of a 1 GiB buffer
 //   bench_e2e --fma-peak THREADS                fp32 FMA peak (GFLOP/s): independent 512-bit (or widest) FMAs
 //   bench_e2e --bf16-dot-peak THREADS           bf16 dot-product peak (GFLOP/s): independent vdpbf16ps (0 without)
@@ -160,7 +164,7 @@ int write_checkpoint(const std::string& model, const std::filesystem::path& dir)
         config = {{"model_type", "mixtral"}, {"vocab_size", V}, {"hidden_size", D}, {"num_hidden_layers", 16},
                   {"num_attention_heads", 16}, {"num_key_value_heads", 4}, {"head_dim", 64},
                   {"intermediate_size", 4096}, {"num_local_experts", 8}, {"num_experts_per_tok", 2},
-                  {"max_position_embeddings", 4096}, {"rms_norm_eps", 1e-5}, {"rope_theta", 1e6},
+                  {"max_position_embeddings", 65536}, {"rms_norm_eps", 1e-5}, {"rope_theta", 1e6},
                   {"tie_word_embeddings", false}};
     } else {
         config = {{"model_type", "qwen2_moe"}, {"vocab_size", V}, {"hidden_size", D}, {"num_hidden_layers", 12},
@@ -168,7 +172,7 @@ int write_checkpoint(const std::string& model, const std::filesystem::path& dir)
                   {"intermediate_size", 5632}, {"moe_intermediate_size", 1408},
                   {"shared_expert_intermediate_size", 5632}, {"num_experts", 16}, {"num_experts_per_tok", 4},
                   {"norm_topk_prob", false}, {"decoder_sparse_step", 1}, {"mlp_only_layers", nlohmann::json::array()},
-                  {"use_sliding_window", false}, {"max_position_embeddings", 4096}, {"rms_norm_eps", 1e-6},
+                  {"use_sliding_window", false}, {"max_position_embeddings", 65536}, {"rms_norm_eps", 1e-6},
                   {"rope_theta", 1e6}, {"tie_word_embeddings", false}};
     }
     std::ofstream(dir / "config.json") << config.dump(2);
@@ -262,6 +266,45 @@ int run(const std::filesystem::path& source, int threads, const std::string& log
     for (auto t : generated) std::printf(" %d", t);
     std::printf("\n");
     std::fprintf(stderr, "load %.3f %.3f %lld\n", load_seconds, first_token_seconds, peak_rss_bytes());
+    return 0;
+}
+
+// Long contexts: for each context C, a fresh sequence, a C-token prompt in chunks of 512 (as llama.cpp's n_batch),
+// then 16 greedy decode steps at context C … C + 15. Prints "C prefill_tps decode_tps" per context.
+template <class Model>
+int run_context(const std::filesystem::path& source, int threads, const std::vector<std::int64_t>& contexts) {
+    constexpr std::int64_t chunk = 512, steps = 16;
+    const std::int64_t longest = *std::max_element(contexts.begin(), contexts.end());
+    auto model = moe::load_model<Model>(source, {.max_positions = longest + steps + 8,
+                                                 .memory = moe::io::file_memory::huge_pages});
+    moe::cpu::thread_pool pool(threads);
+    moe::host_matrix<float> logits(1, V);
+    auto argmax = [&] { return std::int32_t(std::max_element(logits.data(), logits.data() + V) - logits.data()); };
+    {  // warm-up: every expert of every layer read once
+        std::vector<std::int32_t> prompt(prompt_tokens);
+        for (int i = 0; i < prompt_tokens; ++i) prompt[static_cast<std::size_t>(i)] = (i * 7919 + 13) % V;
+        auto warm = model.new_sequence(prompt_tokens);
+        model.forward(prompt, warm, logits.view(), pool);
+    }
+    for (const std::int64_t context : contexts) {
+        std::vector<std::int32_t> prompt(static_cast<std::size_t>(context));
+        for (std::int64_t i = 0; i < context; ++i) prompt[static_cast<std::size_t>(i)] = std::int32_t((i * 7919 + 13) % V);
+        auto seq = model.new_sequence(context + steps);
+        auto start = clock_type::now();
+        for (std::int64_t at = 0; at < context; at += chunk) {
+            model.forward(std::span<const std::int32_t>(prompt).subspan(std::size_t(at), std::size_t(std::min(chunk, context - at))),
+                          seq, logits.view(), pool);
+        }
+        const double prefill = std::chrono::duration<double>(clock_type::now() - start).count();
+        start = clock_type::now();
+        for (std::int64_t i = 0; i < steps; ++i) {
+            const std::int32_t t = argmax();
+            model.forward(std::span<const std::int32_t>(&t, 1), seq, logits.view(), pool);
+        }
+        const double decode = std::chrono::duration<double>(clock_type::now() - start).count();
+        std::printf("%lld %.3f %.3f\n", static_cast<long long>(context), double(context) / prefill, double(steps) / decode);
+        std::fflush(stdout);
+    }
     return 0;
 }
 
@@ -372,6 +415,7 @@ int usage() {
     std::fprintf(stderr,
                  "usage: bench_e2e --write MODEL DIR | --run MODEL PRECISION DIR THREADS [--logits FILE] | "
                  "--run-gguf MODEL PRECISION FILE THREADS [--logits FILE] | "
+                 "--run-context MODEL bf16_compute DIR THREADS CONTEXT[,CONTEXT...] | "
                  "--bandwidth THREADS | --fma-peak THREADS | --bf16-dot-peak THREADS | --int8-dot-peak THREADS   (MODEL: mixtral|qwen2, "
                  "PRECISION: fp32|bf16|bf16_compute|q8_0; from GGUF also q4_0, q4_k (mixtral) and gguf_mixed)\n");
     return 2;
@@ -379,13 +423,36 @@ int usage() {
 
 }  // namespace
 
+int dispatch(const std::vector<std::string>& a);
+
 int main(int argc, char** argv) {
-    const std::vector<std::string> a(argv + 1, argv + argc);
+    try {
+        return dispatch(std::vector<std::string>(argv + 1, argv + argc));
+    } catch (const std::exception& e) {  // a bad directory, file or option: say so instead of aborting
+        std::fprintf(stderr, "bench_e2e: %s\n", e.what());
+        return 1;
+    }
+}
+
+int dispatch(const std::vector<std::string>& a) {
     if (a.size() == 3 && a[0] == "--write") return write_checkpoint(a[1], a[2]);
     if (a.size() == 2 && a[0] == "--bandwidth") return std::printf("%.2f\n", read_bandwidth(std::stoi(a[1]))) < 0;
     if (a.size() == 2 && a[0] == "--fma-peak") return std::printf("%.1f\n", fma_peak(std::stoi(a[1]))) < 0;
     if (a.size() == 2 && a[0] == "--bf16-dot-peak") return std::printf("%.1f\n", bf16_dot_peak(std::stoi(a[1]))) < 0;
     if (a.size() == 2 && a[0] == "--int8-dot-peak") return std::printf("%.1f\n", int8_dot_peak(std::stoi(a[1]))) < 0;
+    if (a.size() == 6 && a[0] == "--run-context") {
+        std::vector<std::int64_t> contexts;
+        std::stringstream list(a[5]);
+        for (std::string item; std::getline(list, item, ',');) {
+            const long long c = std::atoll(item.c_str());
+            if (c < 1) return usage();
+            contexts.push_back(c);
+        }
+        if (contexts.empty()) return usage();
+        const int threads = std::stoi(a[4]);
+        if (a[1] == "mixtral" && a[2] == "bf16_compute") return run_context<moe::cpu::mixtral<mixtral_bf16c>>(a[3], threads, contexts);
+        if (a[1] == "qwen2" && a[2] == "bf16_compute") return run_context<moe::cpu::qwen2_moe<qwen2_bf16c>>(a[3], threads, contexts);
+    }
     if ((a.size() == 5 || a.size() == 7) && (a[0] == "--run" || a[0] == "--run-gguf")) {
         const std::string logits = a.size() == 7 && a[5] == "--logits" ? a[6] : "";
         const int threads = std::stoi(a[4]);

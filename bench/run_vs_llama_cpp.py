@@ -76,7 +76,7 @@ def write_gguf(model, st_path, out_path, precision):
     w = gguf.GGUFWriter(out_path, s["arch"])
     a = s["arch"]
     w.add_name(f"moe-bench-{model}")
-    w.add_context_length(4096)
+    w.add_context_length(65536)
     w.add_embedding_length(D)
     w.add_block_count(s["layers"])
     w.add_feed_forward_length(s["shared"] or s["ff"])

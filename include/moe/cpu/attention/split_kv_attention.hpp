@@ -82,7 +82,13 @@ inline void split_kv_attention(matrix_view<const float> q, shared_kv shared, mat
         const float* value_rows = from_shared ? shared.values.row(begin) : values.row(begin - S);
         const std::int64_t key_stride = from_shared ? shared.keys.cols : keys.cols;
         const std::int64_t value_stride = from_shared ? shared.values.cols : values.cols;
-        Eigen::Map<row_major_matrix> weights(scratch<float>(scratch_slot::attention_scores, rows * n), rows, n);
+        // Scores (rows, n) with rows starting on 64-byte boundaries: Eigen's vectorized exp below peels unaligned
+        // leading elements onto a scalar path whose results differ in the last bit, so the alignment must come
+        // from the shapes, not from where a thread's scratch buffer happens to sit.
+        const std::int64_t row_stride = (n + 15) / 16 * 16;
+        float* scores = scratch<float>(scratch_slot::attention_scores, rows * row_stride + 16);
+        scores += (16 - (reinterpret_cast<std::uintptr_t>(scores) / sizeof(float)) % 16) % 16;
+        detail::strided_out_map weights(scores, rows, n, Eigen::OuterStride<>(row_stride));
         for (std::int64_t g = 0; g < G; ++g) {  // kv heads of the same rows: the item reads whole cache rows
             const detail::strided_map k_c(key_rows + g * Dk, n, Dk, Eigen::OuterStride<>(key_stride));        // (n, Dk)
             const detail::strided_map v_c(value_rows + g * Dv, n, Dv, Eigen::OuterStride<>(value_stride));  // (n, Dv)
@@ -96,15 +102,14 @@ inline void split_kv_attention(matrix_view<const float> q, shared_kv shared, mat
                 const std::int64_t lo = std::clamp<std::int64_t>(
                     (sliding_window > 0 ? position - sliding_window + 1 : 0) - begin, 0, n);
                 const std::int64_t hi = std::clamp<std::int64_t>(position + 1 - begin, 0, n);  // row sees [lo, hi)
-                float* row = weights.data() + r * n;
+                float* row = scores + r * row_stride;
                 float max = -std::numeric_limits<float>::infinity(), sum = 0.0f;
-                for (std::int64_t j = lo; j < hi; ++j) {
-                    row[j] *= scale;
-                    max = std::max(max, row[j]);
-                }
-                for (std::int64_t j = lo; j < hi; ++j) {
-                    row[j] = std::exp(row[j] - max);
-                    sum += row[j];
+                if (hi > lo) {
+                    Eigen::Map<Eigen::ArrayXf> seen(row + lo, hi - lo);
+                    seen *= scale;
+                    max = seen.maxCoeff();
+                    seen = (seen - max).exp();  // vectorized: a scalar exp per score was most of a long step
+                    for (std::int64_t j = lo; j < hi; ++j) sum += row[j];  // fixed order
                 }
                 std::fill(row, row + lo, 0.0f);       // outside the sliding window
                 std::fill(row + hi, row + n, 0.0f);   // causal mask (and rows that see nothing here)
