@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_vs_llama_cpp import V, write_gguf  # noqa: E402
+from run_vs_llama_cpp import V, llama_decode, write_gguf  # noqa: E402
 
 CHUNK, STEPS = 512, 16
 
@@ -35,18 +35,7 @@ def llama_child(gguf_path, threads, contexts):
     mem = llama_cpp.llama_get_memory(ctx)
 
     def decode(ids, pos):
-        batch = llama_cpp.llama_batch_init(len(ids), 0, 1)
-        batch.n_tokens = len(ids)
-        for i, tok in enumerate(ids):
-            batch.token[i] = tok
-            batch.pos[i] = pos + i
-            batch.n_seq_id[i] = 1
-            batch.seq_id[i][0] = 0
-            batch.logits[i] = 1 if i == len(ids) - 1 else 0
-        rc = llama_cpp.llama_decode(ctx, batch)
-        llama_cpp.llama_batch_free(batch)
-        if rc != 0:
-            raise RuntimeError(f"llama_decode returned {rc}")
+        llama_decode(ctx, ids, pos)
 
     def argmax():
         p = llama_cpp.llama_get_logits_ith(ctx, -1)

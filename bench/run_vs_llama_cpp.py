@@ -236,6 +236,23 @@ def peak_rss_bytes():
     return 0
 
 
+def llama_decode(ctx, ids, pos):
+    """Feeds tokens `ids` at positions pos, pos + 1, ... of sequence 0 to llama.cpp; logits for the last one only."""
+    import llama_cpp
+    batch = llama_cpp.llama_batch_init(len(ids), 0, 1)
+    batch.n_tokens = len(ids)
+    for i, tok in enumerate(ids):
+        batch.token[i] = tok
+        batch.pos[i] = pos + i
+        batch.n_seq_id[i] = 1
+        batch.seq_id[i][0] = 0
+        batch.logits[i] = 1 if i == len(ids) - 1 else 0
+    rc = llama_cpp.llama_decode(ctx, batch)
+    llama_cpp.llama_batch_free(batch)
+    if rc != 0:
+        raise RuntimeError(f"llama_decode returned {rc}")
+
+
 def llama_child(gguf_path, threads, logits_path):
     """Runs in a fresh process: load, warm up, time a 128-token prefill and 64 greedy decode steps."""
     import ctypes
@@ -249,20 +266,7 @@ def llama_child(gguf_path, threads, logits_path):
     prompt = [(i * 7919 + 13) % V for i in range(PROMPT)]
 
     def decode(ids, pos):
-        arr = (llama_cpp.llama_token * len(ids))(*ids)
-        batch = llama_cpp.llama_batch_init(len(ids), 0, 1)
-        batch.n_tokens = len(ids)
-        for i, tok in enumerate(ids):
-            batch.token[i] = tok
-            batch.pos[i] = pos + i
-            batch.n_seq_id[i] = 1
-            batch.seq_id[i][0] = 0
-            batch.logits[i] = 1 if i == len(ids) - 1 else 0
-        rc = llama_cpp.llama_decode(ctx, batch)
-        llama_cpp.llama_batch_free(batch)
-        del arr
-        if rc != 0:
-            raise RuntimeError(f"llama_decode returned {rc}")
+        llama_decode(ctx, ids, pos)
 
     def last_logits():
         p = llama_cpp.llama_get_logits_ith(ctx, -1)

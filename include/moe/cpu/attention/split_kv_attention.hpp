@@ -70,7 +70,7 @@ inline void split_kv_attention(matrix_view<const float> q, shared_kv shared, mat
     const detail::position_chunks chunks(start, L, S);
     const std::int64_t C = chunks.count();
 
-    // Partials (kind 3 state: written by every item, merged by the calling thread): for kv head g, chunk c and
+    // Partials (kind 3 state: the calling thread's buffer, written by every item, read by the merge): kv head g, chunk c,
     // query row r, Dv + 2 floats at ((g·C + c)·rows + r)·(Dv + 2): [ Σ exp(s − m)·v (Dv) | m | Σ exp(s − m) ].
     const std::int64_t stride = Dv + 2;
     float* partials = scratch<float>(scratch_slot::attention_partials, G * C * rows * stride);
