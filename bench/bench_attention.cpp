@@ -94,12 +94,12 @@ int main(int argc, char** argv) {
             const float scale = 1.0f / 16.0f;
             const double per_head = microseconds_per_step(
                 [&] {
-                    moe::cpu::per_head_attention(q.view(), {}, keys.view(), value_view, h, scale, out.view(), pool);
+                    moe::cpu::per_head_attention<float>(q.view(), {}, keys.view(), value_view, h, scale, out.view(), pool);
                 },
                 context);
             const double split = microseconds_per_step(
                 [&] {
-                    moe::cpu::split_kv_attention(q.view(), {}, keys.view(), value_view, h, scale, out.view(), pool);
+                    moe::cpu::split_kv_attention<float>(q.view(), {}, keys.view(), value_view, h, scale, out.view(), pool);
                 },
                 context);
             const double bytes = double(context) * double(s.key_width + s.value_width) * sizeof(float);

@@ -53,7 +53,14 @@ CASES = {
     "mixtral_q8_0": ("mixtral", "q8_0"),
     "deepseek_v2_q8_0": ("deepseek_v2", "q8_0"),
     "deepseek_v3_f32": ("deepseek_v3", "f32"),
+    "mixtral_hd32_f32": ("mixtral_hd32", "f32"),
+    "deepseek_v2_kv32_f32": ("deepseek_v2_kv32", "f32"),
 }
+
+# Cases whose logits are also recorded with llama.cpp's quantized and half KV caches (flash attention on, which a
+# quantized V cache needs): <case>.<cache>_cache.logits.safetensors. Their head widths are whole q8_0 blocks.
+CACHE_CASES = ("mixtral_hd32_f32", "deepseek_v2_kv32_f32")
+CACHE_TYPES = {"q8_0": 8, "f16": 1}  # ggml_type values of llama.cpp's -ctk/-ctv
 
 VOCAB = 160
 
@@ -149,14 +156,16 @@ def write_safetensors(tensors, path: Path, metadata):
     path.write_bytes(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
-def logits_one(case: str, out: Path):
+def logits_one(case: str, out: Path, cache: str | None = None):
     import numpy as np
     import llama_cpp
     from llama_cpp import Llama
     source, _ = CASES[case]
     ref = read_safetensors(MODELS / source / "reference.safetensors")
+    cache_type = CACHE_TYPES[cache] if cache else 0
     llm = Llama(model_path=str(out / f"{case}.gguf"), n_ctx=64, n_batch=64, n_ubatch=64, logits_all=True,
-                n_threads=1, n_threads_batch=1, type_k=0, type_v=0, flash_attn=False, verbose=False, seed=1)
+                n_threads=1, n_threads_batch=1, type_k=cache_type, type_v=cache_type, flash_attn=cache is not None,
+                verbose=False, seed=1)
     tensors = {}
     for s in range(3):
         tokens = [int(t) for t in ref[f"tokens_{s}"]]
@@ -171,10 +180,13 @@ def logits_one(case: str, out: Path):
         llm.eval([t])
         steps.append(np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32))
     tensors["logits_step_1"] = np.stack(steps)
+    settings = (f"n_ctx 64, type_k/type_v {cache}, flash_attn on, 1 thread" if cache
+                else "n_ctx 64, type_k/type_v f32, flash_attn off, 1 thread")
     meta = {"case": case, "source": f"tests/data/models/{source}", "llama_cpp_python": llama_cpp.__version__,
-            "settings": "n_ctx 64, type_k/type_v f32, flash_attn off, 1 thread",
+            "settings": settings,
             "max_abs_step_minus_prefill": repr(float(np.abs(tensors["logits_step_1"] - tensors["logits_1"]).max()))}
-    write_safetensors(tensors, out / f"{case}.logits.safetensors", meta)
+    name = f"{case}.{cache}_cache.logits.safetensors" if cache else f"{case}.logits.safetensors"
+    write_safetensors(tensors, out / name, meta)
     print(f"{case}: max |logit| {np.abs(tensors['logits_1']).max():.4f}, step vs prefill {meta['max_abs_step_minus_prefill']}")
 
 
@@ -197,6 +209,9 @@ def main():
                            check=True)
         if a.logits:
             logits_one(case, a.out)
+            if case in CACHE_CASES:
+                for cache in CACHE_TYPES:
+                    logits_one(case, a.out, cache)
 
 
 if __name__ == "__main__":

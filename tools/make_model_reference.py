@@ -67,6 +67,14 @@ CASES = {
                 max_position_embeddings=64, router_jitter_noise=0.0, rms_norm_eps=1e-5),
         E=5, K=2, features="GQA 4/2 (head_dim 16 derived, not in config), rope_theta 1e6, 5 experts (non-power-of-two), "
                            "top-2 renormalised, untied lm_head"),
+    # Head widths that are whole q8_0 blocks (32), so that llama.cpp can run the same file with a q8_0 KV cache
+    # (tools/make_gguf_models.py records those logits; tests/models/test_kv_cache_formats_vs_llama_cpp.cpp).
+    "mixtral_hd32": dict(
+        cls=MixtralForCausalLM, cfg=MixtralConfig, seed=2011, family="mixtral",
+        kw=dict(num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, intermediate_size=96,
+                num_local_experts=4, num_experts_per_tok=2, rope_theta=1e6, tie_word_embeddings=False,
+                max_position_embeddings=64, router_jitter_noise=0.0, rms_norm_eps=1e-5),
+        E=4, K=2, features="GQA 2/1, head_dim 32 (one q8_0 block), 4 experts top-2"),
     "qwen2_moe": dict(
         cls=Qwen2MoeForCausalLM, cfg=Qwen2MoeConfig, seed=2002, family="qwen2_moe",
         kw=dict(num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, intermediate_size=128,
@@ -99,6 +107,15 @@ CASES = {
                 max_position_embeddings=64),
         E=8, K=3, features="MLA without q_lora (q_proj), complex-pair RoPE, dense first layer, greedy top-3 softmax, "
                            "2 shared experts (one MLP of width 64)"),
+    "deepseek_v2_kv32": dict(
+        cls=DeepseekV2ForCausalLM, cfg=DeepseekV2Config, seed=2012, family="deepseek_v2",
+        kw=dict(num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4, first_k_dense_replace=1,
+                intermediate_size=96, moe_intermediate_size=32, n_routed_experts=8, num_experts_per_tok=3,
+                n_shared_experts=1, topk_method="greedy", n_group=None, topk_group=None, norm_topk_prob=False,
+                q_lora_rank=None, kv_lora_rank=32, qk_nope_head_dim=16, qk_rope_head_dim=32, v_head_dim=16,
+                routed_scaling_factor=1.0, rope_theta=10000.0, tie_word_embeddings=False,
+                max_position_embeddings=64),
+        E=8, K=3, features="MLA with latent 32 and rope key 32 (each one q8_0 block), dense first layer"),
     "deepseek_v3": dict(
         cls=DeepseekV3ForCausalLM, cfg=DeepseekV3Config, seed=2006, family="deepseek_v3", shard="400KB",
         kw=dict(num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=4, first_k_dense_replace=1,

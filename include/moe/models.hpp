@@ -6,6 +6,7 @@
 #include "moe/cpu.hpp"
 #include "moe/cpu/causal_lm.hpp"
 #include "moe/model/description.hpp"
+#include "moe/model/with_kv_cache.hpp"
 #include "moe/models/cpu.hpp"
 #include "moe/models/families.hpp"
 #include "moe/models/gguf/ledger_cost.hpp"

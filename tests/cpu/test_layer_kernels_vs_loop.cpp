@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "attention_by_loop.hpp"
 #include "layer_test_support.hpp"
 #include "moe/cpu/attention/causal_attention.hpp"
 #include "moe/cpu/attention/kv_cache.hpp"
@@ -21,6 +22,7 @@ namespace {
 
 using moe::host_matrix;
 using moe::matrix_view;
+using moe::test::attention_by_loop;
 using moe::test::random_matrix;
 using moe::test::relative_error;
 
@@ -174,42 +176,6 @@ TEST_CASE("YaRN frequencies, attention factor and DeepSeek softmax scale follow 
     CHECK(cos(0, 0) == Approx(0.5 * std::cos(5.0)).margin(1e-6));
 }
 
-// softmax(q·kᵀ·scale) · v in double over the positions each query sees: query t at position L − T + t sees j ≤ p,
-// and p − window < j with a window. keys / values (L, G·Dk) / (L, G·Dv) hold all positions. Returns (T, H·Dv).
-host_matrix<float> attention_by_loop(const host_matrix<float>& q, const host_matrix<float>& keys,
-                                     const host_matrix<float>& values, moe::cpu::attention_heads shape, float scale,
-                                     std::int64_t window) {
-    const std::int64_t T = q.rows(), L = keys.rows(), H = shape.heads, G = shape.kv_heads;
-    const std::int64_t Dk = shape.key_dim, Dv = shape.value_dim;
-    host_matrix<float> expected(T, H * Dv);
-    for (std::int64_t t = 0; t < T; ++t) {
-        const std::int64_t position = L - T + t;
-        for (std::int64_t h = 0; h < H; ++h) {
-            const std::int64_t g = h / (H / G);
-            std::vector<double> s(std::size_t(L), 0.0);
-            double max = -1e300, sum = 0;
-            auto visible = [&](std::int64_t j) { return j <= position && (window == 0 || j > position - window); };
-            for (std::int64_t j = 0; j < L; ++j) {
-                if (!visible(j)) continue;
-                for (std::int64_t d = 0; d < Dk; ++d) s[std::size_t(j)] += double(q(t, h * Dk + d)) * keys(j, g * Dk + d);
-                s[std::size_t(j)] *= scale;
-                max = std::max(max, s[std::size_t(j)]);
-            }
-            for (std::int64_t j = 0; j < L; ++j) {
-                if (visible(j)) sum += (s[std::size_t(j)] = std::exp(s[std::size_t(j)] - max));
-            }
-            for (std::int64_t d = 0; d < Dv; ++d) {
-                double acc = 0;
-                for (std::int64_t j = 0; j < L; ++j) {
-                    if (visible(j)) acc += s[std::size_t(j)] / sum * values(j, g * Dv + d);
-                }
-                expected(t, h * Dv + d) = float(acc);
-            }
-        }
-    }
-    return expected;
-}
-
 std::vector<float> values_of(const host_matrix<float>& m) { return {m.data(), m.data() + m.rows() * m.cols()}; }
 
 TEST_CASE("causal attention matches a plain loop and is thread-count independent", "[layers][attention]") {
@@ -261,7 +227,7 @@ TEST_CASE("decode attention over chunks of a long cache matches a plain loop, an
     moe::cpu::thread_pool one(1), three(3);
     moe::cpu::causal_attention(q.view(), shared, own_keys, own_values, shape, scale, out.view(), one, c.window);
     moe::cpu::causal_attention(q.view(), shared, own_keys, own_values, shape, scale, out3.view(), three, c.window);
-    moe::cpu::per_head_attention(q.view(), shared, own_keys, own_values, shape, scale, per_head.view(), three, c.window);
+    moe::cpu::per_head_attention<float>(q.view(), shared, own_keys, own_values, shape, scale, per_head.view(), three, c.window);
     CHECK(relative_error(out.view(), expected.view()) <= 2e-6);
     CHECK(relative_error(per_head.view(), expected.view()) <= 2e-6);
     CHECK(values_of(out) == values_of(out3));

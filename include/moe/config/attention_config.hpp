@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "moe/config/precision.hpp"
+#include "moe/precision/kv_cache_format.hpp"
 
 namespace moe {
 
@@ -38,12 +39,14 @@ struct attention_config {
     bool output_bias = false;  // o_proj has a bias (attention_bias = true in Qwen3-MoE/OLMoE; never in Qwen2-MoE)
     qk_norm_kind qk_norm = qk_norm_kind::none;
     weight_format weights = weight_format::fp32;  // every tensor of the layer (projections, biases, norm weights)
+    kv_cache_format cache = kv_cache_format::fp32;  // how the KV cache stores keys and values (kv_cache_format.hpp)
 
     constexpr int q_width() const { return heads * head_dim; }    // H·Dh
     constexpr int kv_width() const { return kv_heads * head_dim; }  // G·Dh
     constexpr int group_size() const { return kv_heads > 0 ? heads / kv_heads : 0; }  // query heads per kv head
-    // KV cache: keys and values of every kv head, fp32.
+    // KV cache: keys and values of every kv head, 2·G·Dh values a position, stored in `cache`'s format.
     constexpr std::int64_t cache_floats_per_token() const { return 2 * std::int64_t{kv_width()}; }
+    constexpr std::int64_t cache_bytes_per_token() const { return moe::cache_bytes(cache, cache_floats_per_token()); }
 
     friend constexpr bool operator==(const attention_config&, const attention_config&) = default;
 };
@@ -62,12 +65,14 @@ struct mla_config {
     // false = rotate_half pairs (i, i + Dr/2) as Llama.
     bool rope_interleave = true;
     weight_format weights = weight_format::fp32;
+    kv_cache_format cache = kv_cache_format::fp32;  // how the latent cache stores its rows (kv_cache_format.hpp)
 
     constexpr int qk_head_dim() const { return qk_nope_head_dim + qk_rope_head_dim; }  // Dn + Dr
     constexpr int q_width() const { return heads * qk_head_dim(); }                   // H·(Dn+Dr)
     constexpr int kv_b_rows() const { return heads * (qk_nope_head_dim + v_head_dim); }  // H·(Dn+Dv)
     // The cache holds the normalised latent and the roped shared key: R + Dr floats per position.
     constexpr std::int64_t cache_floats_per_token() const { return std::int64_t{kv_lora_rank} + qk_rope_head_dim; }
+    constexpr std::int64_t cache_bytes_per_token() const { return moe::cache_bytes(cache, cache_floats_per_token()); }
     // What a plain K/V cache of the expanded heads would hold: H·(Dn+Dr) + H·Dv.
     constexpr std::int64_t expanded_floats_per_token() const {
         return std::int64_t{heads} * (qk_head_dim() + v_head_dim);
@@ -129,6 +134,9 @@ struct check_attention_config {
     static_assert(C.head_dim % 2 == 0, "attention_config: .head_dim must be even — RoPE rotates pairs of dimensions");
     static_assert(whole_blocks<C.weights, "attention_config.model_width", C.model_width> &&
                   whole_blocks<C.weights, "attention_config.heads * head_dim", C.heads * C.head_dim>);
+    static_assert(C.head_dim % block_width_of(C.cache) == 0,
+                  "attention_config: a q8_0 KV cache stores each head's keys and values in blocks of 32 values — "
+                  ".head_dim must be a multiple of 32 (or choose a bf16/fp16/fp32 .cache)");
     static constexpr bool value = true;
 };
 
@@ -147,6 +155,9 @@ struct check_mla_config {
                   whole_blocks<C.weights, "mla_config.q_lora_rank", C.q_lora_rank> &&
                   whole_blocks<C.weights, "mla_config.kv_lora_rank", C.kv_lora_rank> &&
                   whole_blocks<C.weights, "mla_config.heads * v_head_dim", C.heads * C.v_head_dim>);
+    static_assert(C.kv_lora_rank % block_width_of(C.cache) == 0 && C.qk_rope_head_dim % block_width_of(C.cache) == 0,
+                  "mla_config: a q8_0 latent cache stores [latent | rope key] rows in blocks of 32 values — "
+                  ".kv_lora_rank and .qk_rope_head_dim must be multiples of 32 (or choose a bf16/fp16/fp32 .cache)");
     static constexpr bool value = true;
 };
 

@@ -33,8 +33,11 @@ enum class scratch_slot : int {
     widened_rows,   // kind 2: weight rows widened to fp32 for an Eigen product (widen_rows.hpp)
     attention_scores,  // kind 2: one head's attention weights over a block of queries (attention/causal_attention.hpp)
     attention_partials,  // kind 3: split_kv_attention's per-chunk softmax partials, merged after its items
+    widened_keys,        // kind 2: cached keys of a work item widened to fp32 (attention/cache_reads.hpp)
+    widened_values,      // kind 2: cached values of a work item widened to fp32
+    rounded_queries,     // kind 3: a call's queries rounded as a q8_0 cache's key products see them
 };
-inline constexpr std::size_t scratch_slot_count = 8;
+inline constexpr std::size_t scratch_slot_count = 11;
 
 // The running thread's buffer for `slot`: at least `count` elements of T, contents unspecified. Valid until the
 // thread asks for the same slot and type again.

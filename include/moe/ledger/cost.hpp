@@ -107,8 +107,6 @@ struct model_cost {
 
 namespace detail {
 
-inline constexpr std::int64_t kv_cache_bytes_per_float = 4;  // moe::cpu caches keys/values in fp32
-
 struct layer_cost {
     std::int64_t parameters = 0, active = 0, shared_matmul = 0, attention_per_position = 0, kv_bytes = 0,
                  fixed_bytes = 0;
@@ -121,7 +119,7 @@ inline layer_cost attention_cost(const attention_config& a) {
     c.parameters = c.active = parameter_count(a);
     c.shared_matmul = Q * D + 2 * KV * D + D * Q;
     c.attention_per_position = 4 * std::int64_t{a.heads} * a.head_dim;
-    c.kv_bytes = a.cache_floats_per_token() * kv_cache_bytes_per_float;
+    c.kv_bytes = a.cache_bytes_per_token();  // in the layer's cache format
     // Matrices in the storage format, biases and norm weights as vectors (fp32 for q8_0).
     c.fixed_bytes = weight_bytes(a.weights, c.shared_matmul) +
                     std::int64_t(double(c.parameters - c.shared_matmul) * bytes_per_vector_element(a.weights));
@@ -136,7 +134,7 @@ inline layer_cost attention_cost(const mla_config& m) {
     c.shared_matmul = (Rq == 0 ? std::int64_t{m.q_width()} * D : Rq * D + std::int64_t{m.q_width()} * Rq) +
                       (R + Dr) * D + std::int64_t{m.kv_b_rows()} * R + D * H * m.v_head_dim;
     c.attention_per_position = 2 * H * (R + Dr) + 2 * H * R;
-    c.kv_bytes = m.cache_floats_per_token() * kv_cache_bytes_per_float;
+    c.kv_bytes = m.cache_bytes_per_token();
     c.fixed_bytes = weight_bytes(m.weights, c.shared_matmul) +
                     std::int64_t(double(c.parameters - c.shared_matmul) * bytes_per_vector_element(m.weights));
     return c;

@@ -27,9 +27,10 @@ namespace detail {
 inline constexpr std::int64_t query_tokens_per_item = 16;
 }  // namespace detail
 
-inline void causal_attention(matrix_view<const float> q, shared_kv shared, matrix_view<const float> keys,
-                             matrix_view<const float> values, attention_heads shape, float scale,
-                             matrix_view<float> out, thread_pool& pool, std::int64_t sliding_window = 0);
+template <class Element>
+void causal_attention(matrix_view<const float> q, shared_kv<Element> shared, matrix_view<const Element> keys,
+                      matrix_view<const Element> values, attention_heads shape, float scale, matrix_view<float> out,
+                      thread_pool& pool, std::int64_t sliding_window = 0);
 
 // q:      (T, H·Dk)   queries of the T newest positions; query t sits at position L − T + t
 // keys:   (L, ≥ G·Dk) kv head g in columns [g·Dk, (g+1)·Dk); the row stride is keys.cols
@@ -37,25 +38,33 @@ inline void causal_attention(matrix_view<const float> q, shared_kv shared, matri
 // out:    (T, H·Dv)   must not overlap the inputs
 // Query t at position p = L − T + t attends to keys 0 … p (causal, including itself); with a sliding window W > 0
 // only to keys p − W < j ≤ p (transformers' sliding_window_overlay: kv_idx > q_idx − W).
-inline void causal_attention(matrix_view<const float> q, matrix_view<const float> keys, matrix_view<const float> values,
-                             attention_heads shape, float scale, matrix_view<float> out, thread_pool& pool,
-                             std::int64_t sliding_window = 0) {
-    causal_attention(q, shared_kv{}, keys, values, shape, scale, out, pool, sliding_window);
+// keys / values may be stored in any KV cache format (Element = float, bfloat16, float16, q8_0_block): they are read
+// as fp32 (cache_reads.hpp), and a q8_0 cache's key products see q8_0-rounded queries, as llama.cpp's do.
+template <class Element>
+void causal_attention(matrix_view<const float> q, matrix_view<const Element> keys, matrix_view<const Element> values,
+                      attention_heads shape, float scale, matrix_view<float> out, thread_pool& pool,
+                      std::int64_t sliding_window = 0) {
+    causal_attention(q, shared_kv<Element>{}, keys, values, shape, scale, out, pool, sliding_window);
 }
 
 // The per-head kernel, used for prefill (causal_attention picks it for T ≥ 16 query tokens): a work item is (query
 // head, block of 16 query tokens), which computes its scores against every key its block sees as one product.
-// Same contract as causal_attention.
-inline void per_head_attention(matrix_view<const float> q, shared_kv shared, matrix_view<const float> keys,
-                               matrix_view<const float> values, attention_heads shape, float scale,
-                               matrix_view<float> out, thread_pool& pool, std::int64_t sliding_window = 0) {
-    detail::check_attention_arguments("causal_attention", q, shared, keys, values, shape, out);
+// Same contract as causal_attention. A cache in another format than fp32 is widened per item: the item's kv head
+// over its key range, so a prefill reads it once per (query head, block of 16 tokens), like the fp32 cache.
+template <class Element>
+void per_head_attention(matrix_view<const float> q_in, shared_kv<Element> shared, matrix_view<const Element> keys,
+                        matrix_view<const Element> values, attention_heads shape, float scale, matrix_view<float> out,
+                        thread_pool& pool, std::int64_t sliding_window = 0) {
+    detail::check_attention_arguments("causal_attention", q_in, shared, keys, values, shape, out);
+    const matrix_view<const float> q = detail::queries_for_cache<Element>(q_in);  // (T, H·Dk), rounded for q8_0
     const std::int64_t S = shared.keys.rows;
     const std::int64_t T = q.rows, L = S + keys.rows, H = shape.heads, G = shape.kv_heads;
     const std::int64_t Dk = shape.key_dim, Dv = shape.value_dim;
     if (T == 0) return;
 
     const std::int64_t group = H / G;
+    // MLA's latent cache is both: its values are the first Dv columns of the key rows, widened once.
+    const bool values_in_keys = values.data == keys.data && shared.values.data == shared.keys.data && G == 1 && Dv <= Dk;
     const std::int64_t token_blocks = (T + detail::query_tokens_per_item - 1) / detail::query_tokens_per_item;
     pool.parallel_for(H * token_blocks, [&](std::int64_t item) {
         const std::int64_t h = item / token_blocks, g = h / group;
@@ -71,16 +80,29 @@ inline void per_head_attention(matrix_view<const float> q, shared_kv shared, mat
         const std::int64_t before = std::max<std::int64_t>(0, S - start), own_start = std::max(start, S) - S;
         const std::int64_t own = range - before;
 
+        // The item's keys and values as fp32: [before rows from the shared segment | own rows] (in place for fp32).
+        float* key_buffer = detail::cache_read_buffer<Element>(scratch_slot::widened_keys, range * Dk);
+        float* value_buffer = detail::cache_read_buffer<Element>(scratch_slot::widened_values, range * Dv);
+        const auto read = [&](matrix_view<const Element> view, std::int64_t first, std::int64_t count,
+                              std::int64_t column, std::int64_t width, float* buffer) {
+            return detail::read_cache_rows(view, first, count, column, width, buffer);
+        };
+        const detail::float_rows ks = read(shared.keys, start, before, g * Dk, Dk, key_buffer);
+        const detail::float_rows ko = read(keys, own_start, own, g * Dk, Dk, key_buffer ? key_buffer + before * Dk : nullptr);
+        const detail::float_rows vs = values_in_keys ? ks : read(shared.values, start, before, g * Dv, Dv, value_buffer);
+        const detail::float_rows vo =
+            values_in_keys ? ko
+                           : read(values, own_start, own, g * Dv, Dv, value_buffer ? value_buffer + before * Dv : nullptr);
+
         const detail::strided_map q_h(q.row(t0) + h * Dk, tokens, Dk, Eigen::OuterStride<>(q.cols));
-        const detail::strided_map k_g(keys.row(own_start) + g * Dk, own, Dk, Eigen::OuterStride<>(keys.cols));
-        const detail::strided_map v_g(values.row(own_start) + g * Dv, own, Dv, Eigen::OuterStride<>(values.cols));
+        const detail::strided_map k_g(ko.data, own, Dk, Eigen::OuterStride<>(ko.stride));
+        const detail::strided_map v_g(vo.data, own, Dv, Eigen::OuterStride<>(vo.stride));
         Eigen::Map<row_major_matrix> weights(scratch<float>(scratch_slot::attention_scores, tokens * range), tokens,
                                              range);  // (tokens, range)
         if (before == 0) {
             weights.noalias() = q_h * k_g.transpose();  // (tokens, range)
         } else {
-            const detail::strided_map ks_g(shared.keys.row(start) + g * Dk, before, Dk,
-                                           Eigen::OuterStride<>(shared.keys.cols));
+            const detail::strided_map ks_g(ks.data, before, Dk, Eigen::OuterStride<>(ks.stride));
             weights.leftCols(before).noalias() = q_h * ks_g.transpose();  // (tokens, before)
             weights.rightCols(own).noalias() = q_h * k_g.transpose();     // (tokens, own)
         }
@@ -107,8 +129,7 @@ inline void per_head_attention(matrix_view<const float> q, shared_kv shared, mat
         if (before == 0) {
             out_h.noalias() = weights * v_g;  // (tokens, Dv)
         } else {
-            const detail::strided_map vs_g(shared.values.row(start) + g * Dv, before, Dv,
-                                           Eigen::OuterStride<>(shared.values.cols));
+            const detail::strided_map vs_g(vs.data, before, Dv, Eigen::OuterStride<>(vs.stride));
             out_h.noalias() = weights.leftCols(before) * vs_g;
             if (own > 0) out_h.noalias() += weights.rightCols(own) * v_g;
         }
@@ -121,14 +142,27 @@ inline void per_head_attention(matrix_view<const float> q, shared_kv shared, mat
 // is split at S). Fewer than 16 query tokens (decode) go to split_kv_attention, which reads each kv head's cache
 // once for all its query heads; more (prefill) to per_head_attention. The choice depends on T only, so it is the
 // same for any thread count.
-inline void causal_attention(matrix_view<const float> q, shared_kv shared, matrix_view<const float> keys,
-                             matrix_view<const float> values, attention_heads shape, float scale,
-                             matrix_view<float> out, thread_pool& pool, std::int64_t sliding_window) {
+template <class Element>
+void causal_attention(matrix_view<const float> q, shared_kv<Element> shared, matrix_view<const Element> keys,
+                      matrix_view<const Element> values, attention_heads shape, float scale, matrix_view<float> out,
+                      thread_pool& pool, std::int64_t sliding_window) {
     if (q.rows < detail::query_tokens_per_item) {
         split_kv_attention(q, shared, keys, values, shape, scale, out, pool, sliding_window);
     } else {
         per_head_attention(q, shared, keys, values, shape, scale, out, pool, sliding_window);
     }
+}
+
+// fp32 caches from any float views (a host_matrix's view() is not const, which a template would not deduce from).
+inline void causal_attention(matrix_view<const float> q, shared_kv<float> shared, matrix_view<const float> keys,
+                             matrix_view<const float> values, attention_heads shape, float scale,
+                             matrix_view<float> out, thread_pool& pool, std::int64_t sliding_window = 0) {
+    causal_attention<float>(q, shared, keys, values, shape, scale, out, pool, sliding_window);
+}
+inline void causal_attention(matrix_view<const float> q, matrix_view<const float> keys, matrix_view<const float> values,
+                             attention_heads shape, float scale, matrix_view<float> out, thread_pool& pool,
+                             std::int64_t sliding_window = 0) {
+    causal_attention<float>(q, shared_kv<float>{}, keys, values, shape, scale, out, pool, sliding_window);
 }
 
 }  // namespace moe::cpu

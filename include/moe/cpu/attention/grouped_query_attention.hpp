@@ -5,7 +5,8 @@
 //   → append k, v to the cache → causal (optionally sliding-window) softmax(q·kᵀ / sqrt(Dh)) · v → o_proj (+ bias)
 // T = new tokens, L = cached positions after this call, D = model_width, H = heads, G = kv_heads, Dh = head_dim.
 // The new tokens take positions L − T … L − 1, so a prefill of T tokens and T single-token decodes give the same
-// result (up to fp32 summation order).
+// result (up to fp32 summation order). Keys and values are stored in the cache's format (Config.cache) before
+// attention reads them, new positions included, so a prefill and token-by-token decoding round them alike.
 #pragma once
 
 #include <algorithm>
@@ -33,6 +34,7 @@ class grouped_query_attention {
     using vector = vector_storage_t<Config.weights>;
     static constexpr std::int64_t D = Config.model_width, H = Config.heads, G = Config.kv_heads,
                                   Dh = Config.head_dim, Q = Config.q_width(), KV = Config.kv_width();
+    using cache_type = basic_kv_cache<Config.cache>;
 
     // Throws moe::shape_error naming the first missing or mis-shaped tensor.
     grouped_query_attention(attention_weights<Config> weights, attention_runtime runtime)
@@ -41,12 +43,13 @@ class grouped_query_attention {
         weights_.validate("grouped_query_attention");
     }
 
-    // A cache for one sequence of up to `capacity` positions; it grows with use (kv_cache.hpp), 2·G·Dh floats a position.
-    kv_cache make_cache(std::int64_t capacity) const { return kv_cache(capacity, KV); }
+    // A cache for one sequence of up to `capacity` positions; it grows with use (kv_cache.hpp), 2·G·Dh values a
+    // position in the Config.cache format.
+    cache_type make_cache(std::int64_t capacity) const { return cache_type(capacity, KV); }
 
     // x: (T, D) the new tokens; out: (T, D), must not overlap x. Appends T positions to `cache`;
     // throws kv_cache_full (cache unchanged) when they do not fit.
-    void forward(matrix_view<const float> x, kv_cache& cache, matrix_view<float> out, thread_pool& pool) {
+    void forward(matrix_view<const float> x, cache_type& cache, matrix_view<float> out, thread_pool& pool) {
         require_shape("grouped_query_attention::forward", "x", x, x.rows, D);
         require_shape("grouped_query_attention::forward", "out", out, x.rows, D);
         if (cache.kv_width() != KV) throw shape_error("grouped_query_attention::forward: cache has the wrong kv width");
@@ -54,10 +57,10 @@ class grouped_query_attention {
         cache.require_room(T);
         if (T == 0) return;
 
-        // Projections; k and v go straight into the cache rows of the new positions.
-        q_.resize(T, Q);                                      // (T, H·Dh)
-        const matrix_view<float> k = cache.keys(first, T);    // (T, G·Dh)
-        const matrix_view<float> v = cache.values(first, T);  // (T, G·Dh)
+        // Projections; k and v go straight into the cache rows of the new positions when the cache is fp32, else
+        // into fp32 rows stored in the cache's format once normed and rotated.
+        q_.resize(T, Q);  // (T, H·Dh)
+        const auto [k, v] = new_rows(cache, first, T);  // (T, G·Dh) each
         linear<storage>(x, weights_.q_proj, weights_.q_bias, q_.view(), pool);
         linear<storage>(x, weights_.k_proj, weights_.k_bias, k, pool);
         linear<storage>(x, weights_.v_proj, weights_.v_bias, v, pool);
@@ -79,19 +82,25 @@ class grouped_query_attention {
             for (std::int64_t g = 0; g < G; ++g) rope_rotate_half(k.row(t) + g * Dh, cos_.row(t), sin_.row(t), Dh);
         }
 
+        if constexpr (Config.cache != kv_cache_format::fp32) {
+            store_rows<Config.cache>(k, cache.keys(first, T));
+            store_rows<Config.cache>(v, cache.values(first, T));
+        }
+
         // Attend over every cached position including the new ones: keys/values (first + T, G·Dh).
         context_.resize(T, Q);  // (T, H·Dh)
         // Two segments when the cache shares a prompt prefix: positions [0, S) read in place, then own rows.
         const std::int64_t S = cache.shared();
-        const matrix_view<const float> keys = cache.keys(S, first + T - S), values = cache.values(S, first + T - S);
-        causal_attention(q_.view(), shared_kv{cache.shared_keys(), cache.shared_values()}, keys, values,
+        using element = typename cache_type::element;
+        const matrix_view<const element> keys = cache.keys(S, first + T - S), values = cache.values(S, first + T - S);
+        causal_attention(q_.view(), shared_kv<element>{cache.shared_keys(), cache.shared_values()}, keys, values,
                          {.heads = int(H), .kv_heads = int(G), .key_dim = int(Dh), .value_dim = int(Dh)}, scale_,
                          context_.view(), pool, runtime_.sliding_window);
         linear<storage>(context_.view(), weights_.o_proj, weights_.o_bias, out, pool);
         cache.commit(T);
     }
 
-    void forward(matrix_view<const float> x, kv_cache& cache, matrix_view<float> out) {
+    void forward(matrix_view<const float> x, cache_type& cache, matrix_view<float> out) {
         thread_pool single(1);
         forward(x, cache, out, single);
     }
@@ -102,6 +111,21 @@ class grouped_query_attention {
     float softmax_scale() const { return scale_; }
 
    private:
+    struct key_value_rows {
+        matrix_view<float> keys, values;  // (T, G·Dh) each
+    };
+    // Where the projections of the new positions [first, first + T) are written: the cache rows themselves (fp32),
+    // or this layer's fp32 rows, stored into the cache after QK-norm and RoPE.
+    key_value_rows new_rows(cache_type& cache, std::int64_t first, std::int64_t T) {
+        if constexpr (Config.cache == kv_cache_format::fp32) {
+            return {cache.keys(first, T), cache.values(first, T)};
+        } else {
+            new_keys_.resize(T, KV);
+            new_values_.resize(T, KV);
+            return {new_keys_.view(), new_values_.view()};
+        }
+    }
+
     static void clamp(matrix_view<float> m, float limit) {
         for (float& value : m.span()) value = std::clamp(value, -limit, limit);
     }
@@ -112,6 +136,7 @@ class grouped_query_attention {
     float scale_;
     host_matrix<float> q_;        // (T, H·Dh)
     host_matrix<float> context_;  // (T, H·Dh)
+    host_matrix<float> new_keys_, new_values_;  // (T, G·Dh): the new positions before a non-fp32 cache stores them
     host_matrix<float> cos_, sin_;  // (T, Dh/2)
 };
 

@@ -15,6 +15,8 @@
 //   context_h = W_uv_h · causal_softmax(q_abs · rowsᵀ · scale) · c              (T, H·Dv)
 //   out = o_proj(context)                                                       (T, D)
 // scale = (Dn+Dr)^-0.5 · mscale(factor, mscale_all_dim)² under YaRN (yarn_apply_mscale in transformers).
+// The cache stores its rows in Config.cache's format; attention reads them back (new positions included), and a
+// q8_0 cache sees q_abs rounded to q8_0 as llama.cpp's does.
 #pragma once
 
 #include <algorithm>
@@ -46,6 +48,7 @@ class multi_head_latent_attention {
     static constexpr std::int64_t D = Config.model_width, H = Config.heads, Rq = Config.q_lora_rank,
                                   R = Config.kv_lora_rank, Dn = Config.qk_nope_head_dim, Dr = Config.qk_rope_head_dim,
                                   Dv = Config.v_head_dim, Dqk = Config.qk_head_dim(), Q = Config.q_width();
+    using cache_type = basic_latent_cache<Config.cache>;
 
     multi_head_latent_attention(mla_weights<Config> weights, mla_runtime runtime)
         : weights_(weights), runtime_(runtime), rope_(runtime.rope, Config.qk_rope_head_dim),
@@ -54,11 +57,11 @@ class multi_head_latent_attention {
     }
 
     // A cache for one sequence of up to `capacity` positions; it grows with use (kv_cache.hpp), R + Dr floats a position.
-    latent_cache make_cache(std::int64_t capacity) const { return latent_cache(capacity, R, Dr); }
+    cache_type make_cache(std::int64_t capacity) const { return cache_type(capacity, R, Dr); }
 
     // x: (T, D) the new tokens; out: (T, D), must not overlap x. Appends T positions to `cache`;
     // throws kv_cache_full (cache unchanged) when they do not fit.
-    void forward(matrix_view<const float> x, latent_cache& cache, matrix_view<float> out, thread_pool& pool) {
+    void forward(matrix_view<const float> x, cache_type& cache, matrix_view<float> out, thread_pool& pool) {
         require_shape("multi_head_latent_attention::forward", "x", x, x.rows, D);
         require_shape("multi_head_latent_attention::forward", "out", out, x.rows, D);
         if (cache.latent_width() != R || cache.rope_width() != Dr) {
@@ -69,7 +72,7 @@ class multi_head_latent_attention {
         if (T == 0) return;
 
         project_queries(x, pool);  // q_: (T, H·(Dn+Dr))
-        const matrix_view<float> rows = cache.rows(first, T);  // (T, R+Dr)
+        const matrix_view<float> rows = new_rows(cache, first, T);  // (T, R+Dr): the cache's own rows when fp32
         linear<storage>(x, weights_.kv_a_proj, weights_.kv_a_bias, rows, pool);
         for (std::int64_t t = 0; t < T; ++t) {
             rms_norm_row(rows.row(t), weights_.kv_a_norm.data, R, runtime_.latent_norm_eps, rows.row(t));
@@ -81,11 +84,14 @@ class multi_head_latent_attention {
             for (std::int64_t h = 0; h < H; ++h) rotate(q_.row(t) + h * Dqk + Dn, t);
         }
 
+        if constexpr (Config.cache != kv_cache_format::fp32) store_rows<Config.cache>(rows, cache.rows(first, T));
+
         absorb_queries(pool);  // q_abs_: (T, H·(R+Dr))
         const std::int64_t S = cache.shared();  // shared prompt positions, read in place (0 when none)
-        const matrix_view<const float> cached = cache.rows(S, first + T - S);  // (L − S, R+Dr)
-        latent_context_.resize(T, H * R);                                     // (T, H·R)
-        causal_attention(q_abs_.view(), shared_kv{cache.shared_rows(), cache.shared_rows()}, cached, cached,
+        using element = typename cache_type::element;
+        const matrix_view<const element> cached = cache.rows(S, first + T - S);  // (L − S, R+Dr)
+        latent_context_.resize(T, H * R);                                       // (T, H·R)
+        causal_attention(q_abs_.view(), shared_kv<element>{cache.shared_rows(), cache.shared_rows()}, cached, cached,
                          {.heads = int(H), .kv_heads = 1, .key_dim = int(R + Dr), .value_dim = int(R)}, scale_,
                          latent_context_.view(), pool);
         expand_context(pool);  // context_: (T, H·Dv)
@@ -93,7 +99,7 @@ class multi_head_latent_attention {
         cache.commit(T);
     }
 
-    void forward(matrix_view<const float> x, latent_cache& cache, matrix_view<float> out) {
+    void forward(matrix_view<const float> x, cache_type& cache, matrix_view<float> out) {
         thread_pool single(1);
         forward(x, cache, out, single);
     }
@@ -104,6 +110,17 @@ class multi_head_latent_attention {
     float softmax_scale() const { return scale_; }
 
    private:
+    // Where kv_a_proj writes the new positions [first, first + T): the cache rows (fp32), or this layer's fp32 rows,
+    // stored into the cache after the norm and RoPE.
+    matrix_view<float> new_rows(cache_type& cache, std::int64_t first, std::int64_t T) {
+        if constexpr (Config.cache == kv_cache_format::fp32) {
+            return cache.rows(first, T);
+        } else {
+            new_rows_.resize(T, R + Dr);
+            return new_rows_.view();
+        }
+    }
+
     void rotate(float* head, std::int64_t t) const {
         if constexpr (Config.rope_interleave) {
             rope_interleaved(head, cos_.row(t), sin_.row(t), Dr);
@@ -162,6 +179,7 @@ class multi_head_latent_attention {
     host_matrix<float> q_abs_;           // (T, H·(R+Dr))
     host_matrix<float> latent_context_;  // (T, H·R)
     host_matrix<float> context_;         // (T, H·Dv)
+    host_matrix<float> new_rows_;        // (T, R+Dr): new positions before a non-fp32 cache stores them
     host_matrix<float> cos_, sin_;       // (T, Dr/2)
 };
 

@@ -13,6 +13,9 @@
 // Chunks are fixed by the shapes (positions, sliding window, shared prefix length), never by the thread count, and
 // the merge order is fixed: any thread count gives the same bits. Scores and softmax are fp32, as in the per-head
 // kernel; the results differ from it only in fp32 summation order (the value sum is split at chunk boundaries).
+//
+// Caches in bf16, fp16 or q8_0 are read in their format and widened per chunk and kv head into the item's scratch
+// (cache_reads.hpp): a step reads the cache's own bytes once, and the products stay fp32.
 #pragma once
 
 #include <algorithm>
@@ -21,6 +24,7 @@
 #include <limits>
 
 #include "moe/cpu/attention/attention_shapes.hpp"
+#include "moe/cpu/attention/cache_reads.hpp"
 #include "moe/cpu/workspace.hpp"
 #include "moe/runtime/thread_pool.hpp"
 
@@ -57,10 +61,13 @@ struct position_chunks {
 // Same contract as causal_attention (causal_attention.hpp): q (T, H·Dk), shared (S, ·), keys / values (L − S, ·),
 // out (T, H·Dv); query t at position L − T + t sees keys 0 … p, or p − W < j ≤ p with a sliding window W > 0.
 // Meant for small T (decode); every query row of a kv group reads each chunk from the same cache lines.
-inline void split_kv_attention(matrix_view<const float> q, shared_kv shared, matrix_view<const float> keys,
-                               matrix_view<const float> values, attention_heads shape, float scale,
-                               matrix_view<float> out, thread_pool& pool, std::int64_t sliding_window = 0) {
-    detail::check_attention_arguments("split_kv_attention", q, shared, keys, values, shape, out);
+// Element: the cache's storage type (float, bfloat16, float16, q8_0_block).
+template <class Element>
+void split_kv_attention(matrix_view<const float> q_in, shared_kv<Element> shared, matrix_view<const Element> keys,
+                        matrix_view<const Element> values, attention_heads shape, float scale, matrix_view<float> out,
+                        thread_pool& pool, std::int64_t sliding_window = 0) {
+    detail::check_attention_arguments("split_kv_attention", q_in, shared, keys, values, shape, out);
+    const matrix_view<const float> q = detail::queries_for_cache<Element>(q_in);  // (T, H·Dk), rounded for q8_0
     const std::int64_t S = shared.keys.rows, T = q.rows, L = S + keys.rows, H = shape.heads, G = shape.kv_heads;
     const std::int64_t Dk = shape.key_dim, Dv = shape.value_dim;
     if (T == 0) return;
@@ -75,13 +82,17 @@ inline void split_kv_attention(matrix_view<const float> q, shared_kv shared, mat
     const std::int64_t stride = Dv + 2;
     float* partials = scratch<float>(scratch_slot::attention_partials, G * C * rows * stride);
 
+    // MLA's latent cache is both: its values are the first Dv columns of the key rows, widened once.
+    const bool values_in_keys = values.data == keys.data && shared.values.data == shared.keys.data && G == 1 && Dv <= Dk;
+
     pool.parallel_for(C, [&](std::int64_t c) {
         const std::int64_t begin = chunks.begin(c), n = chunks.stop(c) - begin;
         const bool from_shared = chunks.is_shared(c);
-        const float* key_rows = from_shared ? shared.keys.row(begin) : keys.row(begin - S);
-        const float* value_rows = from_shared ? shared.values.row(begin) : values.row(begin - S);
-        const std::int64_t key_stride = from_shared ? shared.keys.cols : keys.cols;
-        const std::int64_t value_stride = from_shared ? shared.values.cols : values.cols;
+        const matrix_view<const Element> key_view = from_shared ? shared.keys : keys;
+        const matrix_view<const Element> value_view = from_shared ? shared.values : values;
+        const std::int64_t first_row = from_shared ? begin : begin - S;
+        float* key_buffer = detail::cache_read_buffer<Element>(scratch_slot::widened_keys, n * Dk);
+        float* value_buffer = detail::cache_read_buffer<Element>(scratch_slot::widened_values, n * Dv);
         // Scores (rows, n) with rows starting on 64-byte boundaries: Eigen's vectorized exp below peels unaligned
         // leading elements onto a scalar path whose results differ in the last bit, so the alignment must come
         // from the shapes, not from where a thread's scratch buffer happens to sit.
@@ -90,8 +101,11 @@ inline void split_kv_attention(matrix_view<const float> q, shared_kv shared, mat
         scores += (16 - (reinterpret_cast<std::uintptr_t>(scores) / sizeof(float)) % 16) % 16;
         detail::strided_out_map weights(scores, rows, n, Eigen::OuterStride<>(row_stride));
         for (std::int64_t g = 0; g < G; ++g) {  // kv heads of the same rows: the item reads whole cache rows
-            const detail::strided_map k_c(key_rows + g * Dk, n, Dk, Eigen::OuterStride<>(key_stride));        // (n, Dk)
-            const detail::strided_map v_c(value_rows + g * Dv, n, Dv, Eigen::OuterStride<>(value_stride));  // (n, Dv)
+            const detail::float_rows k_rows = detail::read_cache_rows(key_view, first_row, n, g * Dk, Dk, key_buffer);
+            const detail::float_rows v_rows =
+                values_in_keys ? k_rows : detail::read_cache_rows(value_view, first_row, n, g * Dv, Dv, value_buffer);
+            const detail::strided_map k_c(k_rows.data, n, Dk, Eigen::OuterStride<>(k_rows.stride));  // (n, Dk)
+            const detail::strided_map v_c(v_rows.data, n, Dv, Eigen::OuterStride<>(v_rows.stride));  // (n, Dv)
             for (std::int64_t t = 0; t < T; ++t) {  // the group's heads of token t: `group` consecutive Dk slices
                 const detail::strided_map q_t(q.row(t) + g * group * Dk, group, Dk, Eigen::OuterStride<>(Dk));
                 weights.middleRows(t * group, group).noalias() = q_t * k_c.transpose();  // (group, n)
