@@ -9,6 +9,9 @@
 // latent "kv head": keys of 512 + 64, values the first 512), at 1k, 4k, 16k and 32k cached positions. Figures:
 // median microseconds per step, and the cache bytes one step must read (every key and value once) divided by that
 // time, against the memory read bandwidth measured in the same run.
+//
+// A second table runs split_kv_attention over the same caches stored as fp32, bf16, fp16 and q8_0
+// (precision/kv_cache_format.hpp): microseconds per step and the format's bytes read per second.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -21,6 +24,7 @@
 #include <vector>
 
 #include "moe/cpu/attention/causal_attention.hpp"
+#include "moe/cpu/attention/kv_cache.hpp"
 #include "read_bandwidth.hpp"
 
 namespace {
@@ -52,6 +56,25 @@ double microseconds_per_step(Kernel&& kernel, std::int64_t context) {
     return median(times);
 }
 
+// The same cache stored in `Format`; a decode step's split-KV attention over it, in microseconds.
+template <moe::kv_cache_format Format>
+double split_kv_microseconds(const moe::host_matrix<float>& q, const moe::host_matrix<float>& keys,
+                             const moe::host_matrix<float>& values, const attention_shape& s, moe::host_matrix<float>& out,
+                             moe::cpu::thread_pool& pool, std::int64_t context) {
+    using element = moe::kv_cache_element_t<Format>;
+    moe::host_matrix<element> stored_keys(keys.rows(), keys.cols()), stored_values(values.rows(), values.cols());
+    moe::cpu::store_rows<Format>(keys.view(), stored_keys.view());
+    moe::cpu::store_rows<Format>(values.view(), stored_values.view());
+    const moe::matrix_view<const element> key_view = stored_keys.view();
+    const moe::matrix_view<const element> value_view = s.values_in_keys ? key_view : stored_values.view();
+    return microseconds_per_step(
+        [&] {
+            moe::cpu::split_kv_attention<element>(q.view(), {}, key_view, value_view, s.heads, 1.0f / 16.0f,
+                                                  out.view(), pool);
+        },
+        context);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -81,6 +104,9 @@ int main(int argc, char** argv) {
           << std::fixed;
     table.precision(1);
     table << bandwidth << ") |\n|---|---|---|---|---|---|\n";
+    std::ostringstream formats;
+    formats << "| shape | context | fp32 µs | bf16 µs | fp16 µs | q8_0 µs | cache GB/s fp32 / bf16 / fp16 / q8_0 |\n"
+            << "|---|---|---|---|---|---|---|\n";
     std::mt19937 rng(3);
     std::normal_distribution<float> normal(0.0f, 1.0f);
     for (const auto& s : shapes) {
@@ -109,9 +135,27 @@ int main(int argc, char** argv) {
             table << per_head / split << "× | ";
             table.precision(1);
             table << bytes / per_head / 1e3 << " / " << bytes / split / 1e3 << " |\n";
+
+            using moe::kv_cache_format;
+            const double by_format[] = {
+                split_kv_microseconds<kv_cache_format::fp32>(q, keys, values, s, out, pool, context),
+                split_kv_microseconds<kv_cache_format::bf16>(q, keys, values, s, out, pool, context),
+                split_kv_microseconds<kv_cache_format::fp16>(q, keys, values, s, out, pool, context),
+                split_kv_microseconds<kv_cache_format::q8_0>(q, keys, values, s, out, pool, context)};
+            const double values_per_step = double(context) * double(s.key_width + s.value_width);
+            const double format_bytes[] = {4 * values_per_step, 2 * values_per_step, 2 * values_per_step,
+                                           34.0 / 32.0 * values_per_step};
+            formats.precision(0);
+            formats << "| " << s.name << " | " << context;
+            for (const double us : by_format) formats << " | " << us;
+            formats.precision(1);
+            formats << " | ";
+            for (int f = 0; f < 4; ++f) formats << (f ? " / " : "") << format_bytes[f] / by_format[f] / 1e3;
+            formats << " |\n";
         }
     }
-    std::printf("bench_attention: one decode step's attention, fp32 cache, %d thread%s\n\n%s", threads,
+    table << "\nsplit_kv_attention by cache format (same caches, stored in each format):\n\n" << formats.str();
+    std::printf("bench_attention: one decode step's attention, %d thread%s\n\n%s", threads,
                 threads == 1 ? "" : "s", table.str().c_str());
     if (!markdown_path.empty()) {
         std::ofstream file(markdown_path);

@@ -13,10 +13,11 @@
 //                                                the same from a GGUF file (llama.cpp's names and block types), so
 //                                                both engines read the same file: q8_0, q4_0, q4_k used in place,
 //                                                gguf_mixed keeps each matrix's block type (llama.cpp's Q4_K_M)
-//   bench_e2e --run-context MODEL bf16_compute DIR THREADS CONTEXT[,CONTEXT...]
+//   bench_e2e --run-context MODEL bf16_compute DIR THREADS CONTEXT[,CONTEXT...] [CACHE]
 //                                                per context C: a C-token prompt in chunks of 512, then 16 greedy
 //                                                decode steps; one line "C prefill_tps decode_tps" per context
-//                                                (bench/run_long_context.py runs it next to llama.cpp)
+//                                                (bench/run_long_context.py runs it next to llama.cpp); CACHE:
+//                                                the KV cache format, fp32 (default), or fp16 / q8_0 (mixtral)
 //   bench_e2e --bandwidth THREADS               read bandwidth (GB/s) of a 1 GiB buffer
 //   bench_e2e --fma-peak THREADS                fp32 FMA peak (GFLOP/s): independent 512-bit (or widest) FMAs
 //   bench_e2e --bf16-dot-peak THREADS           bf16 dot-product peak (GFLOP/s): independent vdpbf16ps (0 without)
@@ -415,7 +416,7 @@ int usage() {
     std::fprintf(stderr,
                  "usage: bench_e2e --write MODEL DIR | --run MODEL PRECISION DIR THREADS [--logits FILE] | "
                  "--run-gguf MODEL PRECISION FILE THREADS [--logits FILE] | "
-                 "--run-context MODEL bf16_compute DIR THREADS CONTEXT[,CONTEXT...] | "
+                 "--run-context MODEL bf16_compute DIR THREADS CONTEXT[,CONTEXT...] [fp32|fp16|q8_0] | "
                  "--bandwidth THREADS | --fma-peak THREADS | --bf16-dot-peak THREADS | --int8-dot-peak THREADS   (MODEL: mixtral|qwen2, "
                  "PRECISION: fp32|bf16|bf16_compute|q8_0; from GGUF also q4_0, q4_k (mixtral) and gguf_mixed)\n");
     return 2;
@@ -440,7 +441,7 @@ int dispatch(const std::vector<std::string>& a) {
     if (a.size() == 2 && a[0] == "--fma-peak") return std::printf("%.1f\n", fma_peak(std::stoi(a[1]))) < 0;
     if (a.size() == 2 && a[0] == "--bf16-dot-peak") return std::printf("%.1f\n", bf16_dot_peak(std::stoi(a[1]))) < 0;
     if (a.size() == 2 && a[0] == "--int8-dot-peak") return std::printf("%.1f\n", int8_dot_peak(std::stoi(a[1]))) < 0;
-    if (a.size() == 6 && a[0] == "--run-context") {
+    if ((a.size() == 6 || a.size() == 7) && a[0] == "--run-context") {
         std::vector<std::int64_t> contexts;
         std::stringstream list(a[5]);
         for (std::string item; std::getline(list, item, ',');) {
@@ -450,8 +451,21 @@ int dispatch(const std::vector<std::string>& a) {
         }
         if (contexts.empty()) return usage();
         const int threads = std::stoi(a[4]);
-        if (a[1] == "mixtral" && a[2] == "bf16_compute") return run_context<moe::cpu::mixtral<mixtral_bf16c>>(a[3], threads, contexts);
-        if (a[1] == "qwen2" && a[2] == "bf16_compute") return run_context<moe::cpu::qwen2_moe<qwen2_bf16c>>(a[3], threads, contexts);
+        const std::string cache = a.size() == 7 ? a[6] : "fp32";
+        using moe::kv_cache_format;
+        using moe::model::with_kv_cache;
+        if (a[2] == "bf16_compute" && cache == "fp32") {
+            if (a[1] == "mixtral") return run_context<moe::cpu::mixtral<mixtral_bf16c>>(a[3], threads, contexts);
+            if (a[1] == "qwen2") return run_context<moe::cpu::qwen2_moe<qwen2_bf16c>>(a[3], threads, contexts);
+        }
+        if (a[1] == "mixtral" && a[2] == "bf16_compute" && cache == "fp16") {
+            return run_context<moe::cpu::model<with_kv_cache<moe::mixtral<mixtral_bf16c>, kv_cache_format::fp16>>>(
+                a[3], threads, contexts);
+        }
+        if (a[1] == "mixtral" && a[2] == "bf16_compute" && cache == "q8_0") {
+            return run_context<moe::cpu::model<with_kv_cache<moe::mixtral<mixtral_bf16c>, kv_cache_format::q8_0>>>(
+                a[3], threads, contexts);
+        }
     }
     if ((a.size() == 5 || a.size() == 7) && (a[0] == "--run" || a[0] == "--run-gguf")) {
         const std::string logits = a.size() == 7 && a[5] == "--logits" ? a[6] : "";

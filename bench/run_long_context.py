@@ -2,7 +2,7 @@
 """Prefill and decode at long contexts: moe (bench_e2e --run-context) next to llama.cpp (llama-cpp-python).
 
     bench/run_long_context.py --bench BUILD/bench/bench_e2e [--contexts 1024,4096,16384] [--threads 2]
-                              [--model mixtral] [--work /tmp/moe_e2e] [--markdown FILE]
+                              [--model mixtral] [--cache fp32|fp16|q8_0] [--work /tmp/moe_e2e] [--markdown FILE]
 
 The weights are bench_e2e's random Mixtral-shaped (or Qwen2-MoE-shaped) bf16 checkpoint and the same values as a
 BF16 GGUF (written by run_vs_llama_cpp.py's write_gguf). Ours runs bf16_compute (bf16 x bf16 products, fp32 KV
@@ -10,6 +10,9 @@ cache); llama.cpp runs the BF16 file with flash attention on and its default f16
 does). Both, per context C, in a fresh process with the weights resident: a C-token prompt in chunks of 512
 (llama.cpp's n_batch / n_ubatch), then 16 greedy decode steps at context C ... C + 15, timed separately; the two
 engines alternate, and the table gives ours / llama.cpp per context.
+
+--cache fp16 or q8_0 (mixtral) runs both engines on the same cache type: ours with that KV cache format
+(moe::model::with_kv_cache), llama.cpp with -ctk/-ctv f16 (its default) or q8_0.
 """
 import argparse
 import os
@@ -25,12 +28,17 @@ from run_vs_llama_cpp import V, llama_decode, write_gguf  # noqa: E402
 CHUNK, STEPS = 512, 16
 
 
-def llama_child(gguf_path, threads, contexts):
+LLAMA_CACHE_TYPES = {"fp32": 1, "fp16": 1, "q8_0": 8}  # ggml types: ours fp32 runs against llama.cpp's default f16
+
+
+def llama_child(gguf_path, threads, contexts, cache):
     """Runs in a fresh process: per context, a chunked prompt then STEPS greedy decode steps; prints like bench_e2e."""
     import llama_cpp
     longest = max(contexts)
+    cache_type = LLAMA_CACHE_TYPES[cache]
     llm = llama_cpp.Llama(model_path=gguf_path, n_ctx=longest + STEPS + 16, n_batch=CHUNK, n_ubatch=CHUNK,
-                          n_threads=threads, n_threads_batch=threads, flash_attn=True, verbose=False)
+                          n_threads=threads, n_threads_batch=threads, flash_attn=True, type_k=cache_type,
+                          type_v=cache_type, verbose=False)
     ctx = llm._ctx.ctx
     mem = llama_cpp.llama_get_memory(ctx)
 
@@ -66,13 +74,16 @@ def main():
     ap.add_argument("--contexts", default="1024,4096,16384")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--model", default="mixtral", choices=["mixtral", "qwen2"])
+    ap.add_argument("--cache", default="fp32", choices=list(LLAMA_CACHE_TYPES))
     ap.add_argument("--work", default="/tmp/moe_e2e")
     ap.add_argument("--markdown")
     ap.add_argument("--llama-child", nargs=3, metavar=("GGUF", "THREADS", "CONTEXTS"))
     args = ap.parse_args()
+    if args.cache != "fp32" and args.model != "mixtral":
+        ap.error("--cache fp16 / q8_0: bench_e2e builds those cache formats for --model mixtral only")
     if args.llama_child:
         return llama_child(args.llama_child[0], int(args.llama_child[1]),
-                           [int(c) for c in args.llama_child[2].split(",")])
+                           [int(c) for c in args.llama_child[2].split(",")], args.cache)
 
     d = os.path.join(args.work, args.model)
     st = os.path.join(d, "model.safetensors")
@@ -94,16 +105,18 @@ def main():
 
     ours, theirs = {}, {}
     for context in args.contexts.split(","):  # one context per process pair, the engines alternating
-        out = subprocess.run([args.bench, "--run-context", args.model, "bf16_compute", d, str(args.threads), context],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run([args.bench, "--run-context", args.model, "bf16_compute", d, str(args.threads), context,
+                              args.cache], check=True, capture_output=True, text=True).stdout
         ours.update(parse(out))
         if have_llama:
             out = subprocess.run([sys.executable, os.path.abspath(__file__), "--bench", args.bench,
-                                  "--llama-child", g, str(args.threads), context],
+                                  "--cache", args.cache, "--llama-child", g, str(args.threads), context],
                                  check=True, capture_output=True, text=True).stdout
             theirs.update(parse(out))
 
-    lines = [f"{args.model} bf16 (ours bf16_compute, fp32 cache; llama.cpp BF16 GGUF, flash attention, f16 cache), "
+    theirs_cache = "f16" if args.cache == "fp32" else {"fp16": "f16", "q8_0": "q8_0"}[args.cache]
+    lines = [f"{args.model} bf16 (ours bf16_compute, {args.cache} cache; llama.cpp BF16 GGUF, flash attention, "
+             f"{theirs_cache} cache), "
              f"{args.threads} threads, prompt in chunks of {CHUNK}, then {STEPS} decode steps:", "",
              "| context | prefill tokens/s ours / llama.cpp | decode tokens/s ours / llama.cpp |", "|---|---|---|"]
     for c in sorted(ours):

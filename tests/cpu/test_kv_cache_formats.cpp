@@ -109,6 +109,17 @@ TEST_CASE("a KV cache stores bf16/fp16 rounded to nearest even and q8_0 as ggml-
     fp16::load_row(fp16_row, 4, back);
     CHECK(back[2] == 0.333251953125f);
     CHECK(back[3] == 0x1p-24f);
+    // A row long enough for the vectorized read (F16C, 8 at a time): subnormals, ±inf, −0 read back exactly.
+    const std::uint16_t special[16] = {0x0001, 0x03FF, 0x0400, 0x7BFF, 0x7C00, 0xFC00, 0x8000, 0x3C00,
+                                       0x8001, 0x3555, 0xC000, 0x0200, 0x7BFE, 0x0000, 0x5640, 0x83FF};
+    moe::float16 wide[16];
+    for (int i = 0; i < 16; ++i) wide[i] = moe::float16::from_bits(special[i]);
+    float wide_back[16];
+    fp16::load_row(wide, 16, wide_back);
+    for (int i = 0; i < 16; ++i) {
+        CAPTURE(i);
+        CHECK(std::bit_cast<std::uint32_t>(wide_back[i]) == std::bit_cast<std::uint32_t>(moe::float16::to_float(special[i])));
+    }
 
     // q8_0: amax 127 → d = 1, 127/amax = 1: 2.5 and −2.5 tie to the even 2 and −2, 3.5 to 4 (the weight
     // quantizer, round-half-away, would store 3, −3, 4).

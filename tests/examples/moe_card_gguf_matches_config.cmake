@@ -1,9 +1,11 @@
-# moe_card reads a GGUF file as the config.json it came from (ctest: moe_card_gguf_matches_config): for each family,
-# the card of tests/data/gguf_models/<family>_*.gguf (llama.cpp's convert_hf_to_gguf.py output of
-# tests/data/models/<family>, tools/make_gguf_models.py) equals the card of that checkpoint directory, field for
+# moe_card reads a GGUF file as the config.json it came from (ctest: moe_card_gguf_matches_config): for every
+# tests/data/gguf_models/<source>_<outtype>.gguf (llama.cpp's convert_hf_to_gguf.py output of
+# tests/data/models/<source>, tools/make_gguf_models.py) the card equals the card of that checkpoint directory, field for
 # field (the weight format fixed by --weights, since the file may be quantized). The directory's card is the
 # config.json path, itself checked against hand-written cards (test_moe_card).
 #   cmake -DCARD=<moe_card> -DDATA=<tests/data> -P moe_card_gguf_matches_config.cmake
+
+cmake_policy(VERSION 3.25)  # script mode: IN_LIST and the other modern if() operators
 
 # The card line moe_card prints for `source` → `var` (a string, not a list: a card holds semicolons).
 function(card_of var source)
@@ -15,16 +17,25 @@ function(card_of var source)
   set(${var} "${CMAKE_MATCH_1}" PARENT_SCOPE)
 endfunction()
 
-foreach(family deepseek_v2 deepseek_v3 mixtral olmoe qwen2_moe qwen3_moe)
-  file(GLOB gguf "${DATA}/gguf_models/${family}_*.gguf")
-  list(LENGTH gguf n)
-  if(NOT n EQUAL 1)
-    message(FATAL_ERROR "expected one ${DATA}/gguf_models/${family}_*.gguf, found ${n}")
+file(GLOB ggufs "${DATA}/gguf_models/*.gguf")
+set(families "")
+foreach(gguf IN LISTS ggufs)
+  get_filename_component(name "${gguf}" NAME_WE)
+  if(NOT name MATCHES "^(.+)_(f32|f16|bf16|q8_0)$")
+    message(FATAL_ERROR "${gguf}: not named <source checkpoint>_<outtype>.gguf")
   endif()
+  set(source "${CMAKE_MATCH_1}")
   card_of(from_gguf "${gguf}")
-  card_of(from_config "${DATA}/models/${family}")
+  card_of(from_config "${DATA}/models/${source}")
   if(NOT from_gguf STREQUAL from_config)
-    message(FATAL_ERROR "${family}: the GGUF file's card differs from config.json's:\n  ${from_gguf}\n  ${from_config}")
+    message(FATAL_ERROR "${source}: the GGUF file's card differs from config.json's:\n  ${from_gguf}\n  ${from_config}")
   endif()
-  message("${family}: same card")
+  message("${source}: same card")
+  string(REGEX REPLACE "_(hd32|kv32)$" "" family "${source}")
+  list(APPEND families "${family}")
+endforeach()
+foreach(family deepseek_v2 deepseek_v3 mixtral olmoe qwen2_moe qwen3_moe)  # every family has a file
+  if(NOT family IN_LIST families)
+    message(FATAL_ERROR "no ${DATA}/gguf_models/${family}_*.gguf")
+  endif()
 endforeach()

@@ -21,6 +21,11 @@
 #include "moe/precision/half_types.hpp"
 #include "moe/precision/q8_0.hpp"
 
+#if defined(__F16C__) && !defined(__CUDACC__)
+#include <immintrin.h>
+#define MOE_KV_CACHE_F16C 1
+#endif
+
 namespace moe {
 
 enum class kv_cache_format { fp32, bf16, fp16, q8_0 };
@@ -66,8 +71,16 @@ struct kv_cache_format_traits<kv_cache_format::fp16> {
     static void store_row(const float* x, std::int64_t k, float16* row) {
         for (std::int64_t i = 0; i < k; ++i) row[i].bits = float16::from_float(x[i]);
     }
+    // Exact either way; F16C's vcvtph2ps turns 8 values at once (the portable conversion branches on subnormals).
     static void load_row(const float16* row, std::int64_t k, float* out) {
-        for (std::int64_t i = 0; i < k; ++i) out[i] = float16::to_float(row[i].bits);
+        std::int64_t i = 0;
+#ifdef MOE_KV_CACHE_F16C
+        for (; i + 8 <= k; i += 8) {
+            const __m128i half = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i));
+            _mm256_storeu_ps(out + i, _mm256_cvtph_ps(half));
+        }
+#endif
+        for (; i < k; ++i) out[i] = float16::to_float(row[i].bits);
     }
 };
 
