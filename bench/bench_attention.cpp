@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
     table.precision(1);
     table << bandwidth << ") |\n|---|---|---|---|---|---|\n";
     std::ostringstream formats;
-    formats << "| shape | context | fp32 µs | bf16 µs | fp16 µs | q8_0 µs | cache GB/s fp32 / bf16 / fp16 / q8_0 |\n"
+    formats << std::fixed << "| shape | context | fp32 µs | bf16 µs | fp16 µs | q8_0 µs | cache GB/s fp32 / bf16 / fp16 / q8_0 |\n"
             << "|---|---|---|---|---|---|---|\n";
     std::mt19937 rng(3);
     std::normal_distribution<float> normal(0.0f, 1.0f);
