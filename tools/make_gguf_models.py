@@ -3,7 +3,7 @@
 
 Usage (from the repository root; needs torch + transformers for the converter and llama-cpp-python for the logits):
     python3 tools/make_gguf_models.py --convert       # writes tests/data/gguf_models/*.gguf
-    python3 tools/make_gguf_models.py --logits  # writes tests/data/gguf_models/*.logits.safetensors
+    python3 tools/make_gguf_models.py --logits  # writes tests/data/gguf_models/*.logits.safetensors (CACHE_CASES: also the q8_0 and f16 cache logits)
     (--llama-cpp DIR: llama.cpp's source tree, default $LLAMA_CPP_DIR; --out DIR: default tests/data/gguf_models)
 
 For each case below, the HF checkpoint in tests/data/models/<case> (made by tools/make_model_reference.py) is copied
@@ -23,6 +23,11 @@ writes every matrix Q8_0 (no F16 fallback) and llama.cpp runs Q8_0 x Q8_0 produc
 format does (deepseek_v2's split k_b, 16 wide, falls back to F16: the converter's rule). deepseek_v3 is f32: in
 q8_0 its routing margins (5e-3) are below the quantization noise and llama.cpp picks other experts than
 transformers (max logit difference 1.1 measured), so only f32 compares tightly. Total 3.4 MB.
+mixtral_hd32_f32 and deepseek_v2_kv32_f32 (head widths of one q8_0 block: head_dim 32; latent 32 + rope key 32) also
+get llama.cpp's logits with its q8_0 and f16 KV caches, flash attention on (CACHE_CASES):
+<case>.q8_0_cache.logits.safetensors and <case>.f16_cache.logits.safetensors — the references of the library's KV
+cache formats (tests/models/test_kv_cache_formats_vs_llama_cpp.cpp). Measured step vs prefill in llama.cpp:
+7e-7 (q8_0 cache), 7.6e-4 (f16 cache, whose V sum is fp16).
 deepseek_v2 gets one extra key (see tiny_vocab); deepseek_v3 two config.json keys (see convert_one).
 
 Measured (llama.cpp f32 vs transformers, each tests/data/models case's reference.safetensors): max |difference| 1.3e-6 to
