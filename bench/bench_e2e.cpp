@@ -196,14 +196,17 @@ void touch_mapping(const std::filesystem::path& file) {
     }
 }
 
-// Peak resident memory of this process so far (VmHWM of /proc/self/status), bytes; 0 where it cannot be read.
-long long peak_rss_bytes() {
+// A "Vm…:  123456 kB" line of /proc/self/status in bytes; 0 where it cannot be read.
+long long status_bytes(const std::string& key) {
     std::ifstream status("/proc/self/status");
     std::string line;
     while (std::getline(status, line))
-        if (line.rfind("VmHWM:", 0) == 0) return std::atoll(line.c_str() + 6) * 1024;  // "VmHWM:  123456 kB"
+        if (line.rfind(key, 0) == 0) return std::atoll(line.c_str() + key.size()) * 1024;
     return 0;
 }
+
+// Peak resident memory of this process so far (VmHWM), bytes.
+long long peak_rss_bytes() { return status_bytes("VmHWM:"); }
 
 // source: a checkpoint directory or a .gguf file (load_model tells them apart).
 template <class Model>
@@ -271,7 +274,10 @@ int run(const std::filesystem::path& source, int threads, const std::string& log
 }
 
 // Long contexts: for each context C, a fresh sequence, a C-token prompt in chunks of 512 (as llama.cpp's n_batch),
-// then 16 greedy decode steps at context C … C + 15. Prints "C prefill_tps decode_tps" per context.
+// then 16 greedy decode steps at context C … C + 15. Prints "C prefill_tps decode_tps" per context, and on stderr
+// "memory C cache_bytes computed_bytes rss_growth_bytes": what the sequence's caches hold after the prompt, C times
+// the type's bytes per position, and how much the resident memory grew over the prompt (the warm-up ran a whole
+// chunk first, so the working buffers are already at their size).
 template <class Model>
 int run_context(const std::filesystem::path& source, int threads, const std::vector<std::int64_t>& contexts) {
     constexpr std::int64_t chunk = 512, steps = 16;
@@ -281,15 +287,16 @@ int run_context(const std::filesystem::path& source, int threads, const std::vec
     moe::cpu::thread_pool pool(threads);
     moe::host_matrix<float> logits(1, V);
     auto argmax = [&] { return std::int32_t(std::max_element(logits.data(), logits.data() + V) - logits.data()); };
-    {  // warm-up: every expert of every layer read once
-        std::vector<std::int32_t> prompt(prompt_tokens);
-        for (int i = 0; i < prompt_tokens; ++i) prompt[static_cast<std::size_t>(i)] = (i * 7919 + 13) % V;
-        auto warm = model.new_sequence(prompt_tokens);
+    {  // warm-up: every expert of every layer read once, every working buffer grown to a chunk's size
+        std::vector<std::int32_t> prompt(static_cast<std::size_t>(chunk));
+        for (std::int64_t i = 0; i < chunk; ++i) prompt[static_cast<std::size_t>(i)] = std::int32_t((i * 7919 + 13) % V);
+        auto warm = model.new_sequence(chunk);
         model.forward(prompt, warm, logits.view(), pool);
     }
     for (const std::int64_t context : contexts) {
         std::vector<std::int32_t> prompt(static_cast<std::size_t>(context));
         for (std::int64_t i = 0; i < context; ++i) prompt[static_cast<std::size_t>(i)] = std::int32_t((i * 7919 + 13) % V);
+        const long long rss_before = status_bytes("VmRSS:");
         auto seq = model.new_sequence(context + steps);
         auto start = clock_type::now();
         for (std::int64_t at = 0; at < context; at += chunk) {
@@ -297,6 +304,10 @@ int run_context(const std::filesystem::path& source, int threads, const std::vec
                           seq, logits.view(), pool);
         }
         const double prefill = std::chrono::duration<double>(clock_type::now() - start).count();
+        std::fprintf(stderr, "memory %lld %lld %lld %lld\n", static_cast<long long>(context),
+                     static_cast<long long>(seq.cache_bytes()),
+                     static_cast<long long>(context * model.cache_bytes_per_position()),
+                     status_bytes("VmRSS:") - rss_before);
         start = clock_type::now();
         for (std::int64_t i = 0; i < steps; ++i) {
             const std::int32_t t = argmax();
