@@ -17,7 +17,8 @@
 //                                                per context C: a C-token prompt in chunks of 512, then 16 greedy
 //                                                decode steps; one line "C prefill_tps decode_tps" per context
 //                                                (bench/run_long_context.py runs it next to llama.cpp); CACHE:
-//                                                the KV cache format, fp32 (default), or fp16 / q8_0 (mixtral)
+//                                                the KV cache format, fp32 (default), or fp16 / q8_0 (mixtral);
+//                                                stderr: "memory C cache_bytes computed_bytes rss_growth_bytes"
 //   bench_e2e --bandwidth THREADS               read bandwidth (GB/s) of a 1 GiB buffer
 //   bench_e2e --fma-peak THREADS                fp32 FMA peak (GFLOP/s): independent 512-bit (or widest) FMAs
 //   bench_e2e --bf16-dot-peak THREADS           bf16 dot-product peak (GFLOP/s): independent vdpbf16ps (0 without)
