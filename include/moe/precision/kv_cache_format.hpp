@@ -129,28 +129,34 @@ inline constexpr kv_cache_format kv_cache_format_of<float16> = kv_cache_format::
 template <>
 inline constexpr kv_cache_format kv_cache_format_of<q8_0_block> = kv_cache_format::q8_0;
 
-constexpr std::string_view name_of(kv_cache_format format) {
+// Calls f(kv_cache_format_traits<F>{}) for the format's F: the runtime figures below read the traits, so a format is
+// described in one place.
+template <class F>
+constexpr auto with_kv_cache_traits(kv_cache_format format, F&& f) {
     switch (format) {
-        case kv_cache_format::fp32: return "fp32";
-        case kv_cache_format::bf16: return "bf16";
-        case kv_cache_format::fp16: return "fp16";
-        case kv_cache_format::q8_0: return "q8_0";
+        case kv_cache_format::bf16: return f(kv_cache_format_traits<kv_cache_format::bf16>{});
+        case kv_cache_format::fp16: return f(kv_cache_format_traits<kv_cache_format::fp16>{});
+        case kv_cache_format::q8_0: return f(kv_cache_format_traits<kv_cache_format::q8_0>{});
+        case kv_cache_format::fp32: break;
     }
-    return "?";
+    return f(kv_cache_format_traits<kv_cache_format::fp32>{});
+}
+
+constexpr std::string_view name_of(kv_cache_format format) {
+    return with_kv_cache_traits(format, [](auto traits) { return decltype(traits)::name; });
 }
 
 // Values per storage element (32 for q8_0): a cache row's width must be a multiple of it.
-constexpr std::int64_t block_width_of(kv_cache_format format) { return format == kv_cache_format::q8_0 ? 32 : 1; }
+constexpr std::int64_t block_width_of(kv_cache_format format) {
+    return with_kv_cache_traits(format, [](auto traits) { return decltype(traits)::block_width; });
+}
 
 // Bytes `values` cached values take (whole blocks: values is a multiple of the block width).
 constexpr std::int64_t cache_bytes(kv_cache_format format, std::int64_t values) {
-    switch (format) {
-        case kv_cache_format::fp32: return 4 * values;
-        case kv_cache_format::bf16:
-        case kv_cache_format::fp16: return 2 * values;
-        case kv_cache_format::q8_0: return values / 32 * std::int64_t{sizeof(q8_0_block)};
-    }
-    return 0;
+    return with_kv_cache_traits(format, [values](auto traits) {
+        using traits_type = decltype(traits);
+        return values / traits_type::block_width * std::int64_t{sizeof(typename traits_type::element)};
+    });
 }
 
 }  // namespace moe
