@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "moe/cpu/attention/attention_shapes.hpp"
 #include "moe/cpu/workspace.hpp"
 #include "moe/precision/kv_cache_format.hpp"
 #include "moe/tensor/matrix_view.hpp"
@@ -36,6 +37,15 @@ float_rows read_cache_rows(matrix_view<const Element> cache, std::int64_t first,
         }
         return {buffer, width};
     }
+}
+
+// True when the values are the first Dv columns of the key rows (MLA's latent cache passed as both): the kernels
+// then widen those rows once and read the values from the widened keys.
+template <class Element>
+bool values_in_keys(shared_kv<Element> shared, matrix_view<const Element> keys, matrix_view<const Element> values,
+                    attention_heads shape) {
+    return values.data == keys.data && shared.values.data == shared.keys.data && shape.kv_heads == 1 &&
+           shape.value_dim <= shape.key_dim;
 }
 
 // The fp32 scratch for read_cache_rows: nothing for fp32 (read in place), else the slot's buffer of `count` floats.

@@ -64,7 +64,7 @@ void per_head_attention(matrix_view<const float> q_in, shared_kv<Element> shared
 
     const std::int64_t group = H / G;
     // MLA's latent cache is both: its values are the first Dv columns of the key rows, widened once.
-    const bool values_in_keys = values.data == keys.data && shared.values.data == shared.keys.data && G == 1 && Dv <= Dk;
+    const bool values_in_keys = detail::values_in_keys(shared, keys, values, shape);
     const std::int64_t token_blocks = (T + detail::query_tokens_per_item - 1) / detail::query_tokens_per_item;
     pool.parallel_for(H * token_blocks, [&](std::int64_t item) {
         const std::int64_t h = item / token_blocks, g = h / group;

@@ -83,7 +83,7 @@ void split_kv_attention(matrix_view<const float> q_in, shared_kv<Element> shared
     float* partials = scratch<float>(scratch_slot::attention_partials, G * C * rows * stride);
 
     // MLA's latent cache is both: its values are the first Dv columns of the key rows, widened once.
-    const bool values_in_keys = values.data == keys.data && shared.values.data == shared.keys.data && G == 1 && Dv <= Dk;
+    const bool values_in_keys = detail::values_in_keys(shared, keys, values, shape);
 
     pool.parallel_for(C, [&](std::int64_t c) {
         const std::int64_t begin = chunks.begin(c), n = chunks.stop(c) - begin;
