@@ -10,12 +10,15 @@
 #   catch2                    the unit tests (Catch2 2.13)
 #   clang libclang-rt-14-dev  the libFuzzer / sanitizer stages (clang -fsanitize=fuzzer needs libclang_rt.fuzzer,
 #                             which Debian 12 ships in libclang-rt-14-dev)
+#   libcpp-httplib-dev pkg-config  moe_server's HTTP (cpp-httplib; pkg-config gives the macros Debian built it with)
+#   python3-venv curl         the server tests: a virtual environment for the official openai client (from PyPI),
+#                             and curl requests
 #   g++-aarch64-linux-gnu qemu-user  the ARM stage: the NEON kernels cross-compiled for aarch64 and their tests run
 #                             under qemu-aarch64 (cmake --workflow --preset test-arm64)
 set -euo pipefail
 
 packages=(cmake g++ make git libeigen3-dev nlohmann-json3-dev catch2 clang libclang-rt-14-dev
-          g++-aarch64-linux-gnu qemu-user)
+          libcpp-httplib-dev pkg-config python3-venv curl g++-aarch64-linux-gnu qemu-user)
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
     echo "install_deps: this script needs a Debian-like system (dpkg, apt-get); install by hand: ${packages[*]}" >&2

@@ -70,6 +70,37 @@ inline double answer_confidence(const branch_result& b, const extracted_answer& 
     return n ? sum / double(n) : 0.0;
 }
 
+// Δ, max path and aggregation over finished branches whose first tokens were `starts` (rank order); also used by
+// moe/serving, which runs the branches in its batch.
+inline cot_result score_cot_branches(generation_result generation, std::span<const std::int32_t> starts,
+                                     const answer_rule& rule) {
+    cot_result r;
+    r.generation = std::move(generation);
+    for (std::size_t b = 0; b < r.generation.branches.size(); ++b) {
+        const branch_result& br = r.generation.branches[b];
+        cot_branch c;
+        c.first_token = starts[b];
+        c.answer = extract_answer(br.answer, rule);
+        if (c.answer) c.delta = answer_confidence(br, *c.answer, &c.answer_tokens);
+        r.branches.push_back(std::move(c));
+    }
+    for (std::size_t b = 0; b < r.branches.size(); ++b) {
+        const cot_branch& c = r.branches[b];
+        if (!c.answer) continue;
+        if (!r.max_path_branch || c.delta > r.branches[*r.max_path_branch].delta) r.max_path_branch = b;
+        auto it = std::find_if(r.aggregated.begin(), r.aggregated.end(),
+                               [&](const cot_answer_score& s) { return s.answer == c.answer->value; });
+        if (it == r.aggregated.end()) r.aggregated.push_back({c.answer->value, c.delta, b});
+        else it->delta_sum += c.delta;
+    }
+    std::stable_sort(r.aggregated.begin(), r.aggregated.end(), [](const cot_answer_score& a, const cot_answer_score& b) {
+        return a.delta_sum > b.delta_sum || (a.delta_sum == b.delta_sum && a.first_branch < b.first_branch);
+    });
+    if (r.max_path_branch) r.max_path_answer = r.branches[*r.max_path_branch].answer->value;
+    if (!r.aggregated.empty()) r.aggregated_answer = r.aggregated.front().answer;
+    return r;
+}
+
 template <language_model Model>
 cot_result cot_decoding(Model& model, const text::tokenizer& tok, std::span<const std::int32_t> prompt,
                         const cot_options& options, executor_of<Model>& pool, const stream_callback& on_text = {}) {
@@ -97,31 +128,7 @@ cot_result cot_decoding(Model& model, const text::tokenizer& tok, std::span<cons
                                             std::to_string(prompt.size()) + " of the sequence)");
     for (const token_logprob& t : top_logprobs(first_logits, k)) starts.push_back(t.id);
 
-    cot_result r;
-    r.generation = detail::run_branches(model, tok, prompt, g, starts, pool, on_text);
-    for (std::size_t b = 0; b < r.generation.branches.size(); ++b) {
-        const branch_result& br = r.generation.branches[b];
-        cot_branch c;
-        c.first_token = starts[b];
-        c.answer = extract_answer(br.answer, options.answer);
-        if (c.answer) c.delta = answer_confidence(br, *c.answer, &c.answer_tokens);
-        r.branches.push_back(std::move(c));
-    }
-    for (std::size_t b = 0; b < r.branches.size(); ++b) {
-        const cot_branch& c = r.branches[b];
-        if (!c.answer) continue;
-        if (!r.max_path_branch || c.delta > r.branches[*r.max_path_branch].delta) r.max_path_branch = b;
-        auto it = std::find_if(r.aggregated.begin(), r.aggregated.end(),
-                               [&](const cot_answer_score& s) { return s.answer == c.answer->value; });
-        if (it == r.aggregated.end()) r.aggregated.push_back({c.answer->value, c.delta, b});
-        else it->delta_sum += c.delta;
-    }
-    std::stable_sort(r.aggregated.begin(), r.aggregated.end(), [](const cot_answer_score& a, const cot_answer_score& b) {
-        return a.delta_sum > b.delta_sum || (a.delta_sum == b.delta_sum && a.first_branch < b.first_branch);
-    });
-    if (r.max_path_branch) r.max_path_answer = r.branches[*r.max_path_branch].answer->value;
-    if (!r.aggregated.empty()) r.aggregated_answer = r.aggregated.front().answer;
-    return r;
+    return score_cot_branches(detail::run_branches(model, tok, prompt, g, starts, pool, on_text), starts, options.answer);
 }
 
 }  // namespace moe::decoding

@@ -52,16 +52,22 @@ inline std::vector<vote_count> count_votes(const std::vector<std::optional<extra
     return votes;
 }
 
+// Each path's answer and the vote over a finished generation (also used by moe/serving, which generates the paths
+// in its running batch).
+inline self_consistency_result tally_votes(generation_result generation, const answer_rule& rule) {
+    self_consistency_result r;
+    r.generation = std::move(generation);
+    for (const branch_result& b : r.generation.branches) r.path_answers.push_back(extract_answer(b.answer, rule));
+    r.votes = count_votes(r.path_answers);
+    if (!r.votes.empty()) r.answer = r.votes.front().answer;
+    return r;
+}
+
 template <language_model Model>
 self_consistency_result self_consistency(Model& model, const text::tokenizer& tok,
                                          std::span<const std::int32_t> prompt, const self_consistency_options& options,
                                          executor_of<Model>& pool, const stream_callback& on_text = {}) {
-    self_consistency_result r;
-    r.generation = generate(model, tok, prompt, options.generation, pool, on_text);
-    for (const branch_result& b : r.generation.branches) r.path_answers.push_back(extract_answer(b.answer, options.answer));
-    r.votes = count_votes(r.path_answers);
-    if (!r.votes.empty()) r.answer = r.votes.front().answer;
-    return r;
+    return tally_votes(generate(model, tok, prompt, options.generation, pool, on_text), options.answer);
 }
 
 }  // namespace moe::decoding

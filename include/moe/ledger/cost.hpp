@@ -7,7 +7,7 @@
 //
 // Conventions: a multiply-add is 2 FLOPs; norms, RoPE, softmax and activations are not counted (O(D) per token
 // against O(D²) for the matmuls); weights are read from memory once per forward call (no reuse across calls, as in
-// batch-1 decoding where they do not fit in cache); the KV cache is fp32 (as moe::cpu keeps it).
+// batch-1 decoding where they do not fit in cache); KV cache bytes are those of each layer's cache format.
 // Reads only the model description (moe/model/description.hpp): no backend is included.
 #pragma once
 
@@ -80,13 +80,10 @@ struct model_cost {
         const double T = double(tokens), c = double(context);
         call_cost r;
         if (tokens <= 0) return r;
-        double routed_active = 0, routed_total = 0, expert_read = 0, expert_read_dense = 0;
+        double routed_active = 0, routed_total = 0;
         for (const auto& g : experts) {
             routed_active += double(g.layers * g.top_k * g.expert_parameters);
             routed_total += double(g.layers * g.experts * g.expert_parameters);
-            // Distinct experts a call of T tokens can touch: at most E per layer, at most T·k.
-            expert_read += double(g.layers * std::min(g.experts, tokens * g.top_k) * g.expert_bytes);
-            expert_read_dense += double(g.layers * g.experts * g.expert_bytes);
         }
         // Query i (1-based) of the call attends to c + i positions: Σ = T·c + T(T+1)/2.
         const double attended = T * c + T * (T + 1) / 2;
@@ -96,10 +93,25 @@ struct model_cost {
         r.dense_flops = 2.0 * T * (double(shared_matmul_parameters) + routed_total) + head + attention;
         // KV: read every attended position once (c old + T new), write T new ones.
         const double kv = double(kv_bytes_per_position) * ((c + T) + T);
-        const double common = double(fixed_weight_bytes) + T * double(embedding_row_bytes) + kv;
-        r.bytes = common + expert_read;
-        r.dense_bytes = common + expert_read_dense;
+        const double own = T * double(embedding_row_bytes) + kv;
+        r.bytes = own + weight_bytes(tokens);
+        r.dense_bytes = own + dense_weight_bytes();
         return r;
+    }
+
+    // Weight bytes one call of `tokens` tokens reads: every non-expert weight once, and each routed expert it can
+    // touch (at most E per layer, at most T·k) once. A call serving several sequences reads them once for all.
+    double weight_bytes(std::int64_t tokens) const {
+        double expert_read = 0;
+        for (const auto& g : experts)
+            expert_read += double(g.layers * std::min(g.experts, std::max<std::int64_t>(tokens, 0) * g.top_k) * g.expert_bytes);
+        return double(fixed_weight_bytes) + expert_read;
+    }
+    // The same for the dense model of equal total parameters: every expert, whatever the tokens.
+    double dense_weight_bytes() const {
+        double expert_read = 0;
+        for (const auto& g : experts) expert_read += double(g.layers * g.experts * g.expert_bytes);
+        return double(fixed_weight_bytes) + expert_read;
     }
 
     friend bool operator==(const model_cost&, const model_cost&) = default;

@@ -130,6 +130,25 @@ class tracker {
         e.cost += cost_.forward(tokens, context, logit_rows);
     }
 
+    // Adds a share of one forward call that ran for several requests at once (moe/serving/batch_meter.hpp) to phase p:
+    // its tokens, its part of the call's cost, time and — when the call was measured by this tracker's meter — joules.
+    // Independent of begin(); do not mix the two on one tracker.
+    void add_share(phase p, std::int64_t tokens, const call_cost& cost, double seconds, std::optional<double> joules) {
+        if (joules && !meter_) throw moe::logic_error("moe::ledger::tracker::add_share: measured joules without a meter");
+        phase_entry& e = ledger_[p];
+        e.tokens += tokens;
+        e.calls += 1;
+        e.cost += cost;
+        e.seconds += seconds;
+        if (!seen_[index(p)]) {
+            e.source = joules ? meter_->source() : energy_source::estimate;
+            seen_[index(p)] = true;
+        } else if (!joules) {
+            e.source = energy_source::estimate;
+        }
+        if (joules) measured_[index(p)] += *joules;
+    }
+
     // Closes the open phase and returns the ledger (the tracker can be used again afterwards: it starts empty).
     request_ledger finish() {
         close();
