@@ -244,20 +244,9 @@ class http_front {
         server_.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
         server_.set_payload_max_length(o.max_body);
         server_.set_keep_alive_timeout(5);
-        server_.set_read_timeout(30);
+        server_.set_read_timeout(5);  // per read: a stalled client cannot hold a worker (or shutdown) longer
         server_.set_write_timeout(30);
 
-        server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) -> httplib::Server::HandlerResponse {
-            if (options_.api_key.empty() || !req.path.starts_with("/v1/")) return httplib::Server::HandlerResponse::Unhandled;
-            const std::string auth = req.get_header_value("Authorization");
-            const std::string_view bearer = "Bearer ";
-            if (auth.starts_with(bearer) && constant_time_equal(std::string_view(auth).substr(bearer.size()), options_.api_key))
-                return httplib::Server::HandlerResponse::Unhandled;
-            send_error(res, api_error(401, "authentication_error",
-                                      auth.empty() ? "no API key: send 'Authorization: Bearer KEY'" : "invalid API key",
-                                      std::nullopt, "invalid_api_key"));
-            return httplib::Server::HandlerResponse::Handled;
-        });
         server_.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
             if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
             if (res.status == 404) {
@@ -289,7 +278,8 @@ class http_front {
             else send_json(res, 503, {{"status", "loading model"},
                                       {"error", {{"message", "loading the model"}, {"type", "unavailable_error"}}}});
         });
-        server_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+        server_.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
+            if (!authorized(req, res)) return;
             json data = json::array();
             if (const service* s = service_.load()) {
                 data.push_back({{"id", s->served().id}, {"object", "model"}, {"created", started_},
@@ -332,7 +322,22 @@ class http_front {
     }
 
    private:
+    // --api-key: checked in the handlers, after the body was read, so that a refused request leaves its
+    // keep-alive connection at the next request's first byte.
+    bool authorized(const httplib::Request& req, httplib::Response& res) const {
+        if (options_.api_key.empty()) return true;
+        const std::string auth = req.get_header_value("Authorization");
+        const std::string_view bearer = "Bearer ";
+        if (auth.starts_with(bearer) && constant_time_equal(std::string_view(auth).substr(bearer.size()), options_.api_key))
+            return true;
+        send_error(res, api_error(401, "authentication_error",
+                                  auth.empty() ? "no API key: send 'Authorization: Bearer KEY'" : "invalid API key",
+                                  std::nullopt, "invalid_api_key"));
+        return false;
+    }
+
     void complete(const httplib::Request& req, httplib::Response& res, moe::serving::endpoint kind) {
+        if (!authorized(req, res)) return;
         service* s = service_.load();
         if (!s) {
             send_json(res, 503, api_error(503, "unavailable_error", "the model is still loading").body());

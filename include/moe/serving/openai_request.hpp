@@ -215,7 +215,7 @@ inline parsed_request parse_request(std::string_view body_text, endpoint kind, c
     nlohmann::json body;
     try {
         body = nlohmann::json::parse(body_text);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // syntax, or a number out of range (1e400)
         throw bad_request(std::string("the body is not valid JSON: ") + e.what());
     }
     if (!body.is_object()) throw bad_request("the body must be a JSON object, got " + type_name(body));

@@ -159,7 +159,7 @@ class request_handle {
 
 struct scheduler_limits {
     int parallel_sequences = 4;  // most branches decoded at once, summed over running requests (llama-server's -np)
-    std::size_t queue = 64;      // most requests waiting to start; submit() throws queue_full beyond
+    std::size_t queue = 64;      // most requests waiting for a slot (0: none wait); submit() throws queue_full beyond
 };
 
 template <decoding::language_model Model>
@@ -210,9 +210,18 @@ class scheduler {
         {
             std::lock_guard lock(mutex_);
             if (stopping_) throw request_cancelled("the server is shutting down");
-            if (waiting_.size() >= limits_.queue) {
-                throw queue_full("the server is busy: " + std::to_string(waiting_.size()) +
-                                 " requests are already waiting (--queue); try again later");
+            // Requests the free slots will take at once are not waiting; the queue bounds the others (oldest first,
+            // no overtaking: behind one that does not fit, all wait).
+            int free = limits_.parallel_sequences - busy_.load();
+            std::size_t waiting = 0;
+            for (const queued& q : waiting_) {
+                if (waiting == 0 && branches_of(q.req) <= free) free -= branches_of(q.req);
+                else ++waiting;
+            }
+            if ((waiting > 0 || branches > free) && waiting >= limits_.queue) {
+                throw queue_full("the server is busy: " + std::to_string(waiting) + " request(s) already wait for " +
+                                 std::to_string(limits_.parallel_sequences) + " sequence slots (--queue " +
+                                 std::to_string(limits_.queue) + "); try again later");
             }
             waiting_.push_back({std::move(r), handle, std::chrono::steady_clock::now()});
         }
@@ -258,9 +267,9 @@ class scheduler {
         return r.mode == request_mode::cot_decoding ? r.cot_k : r.generation.branches;
     }
 
-    int busy_sequences() const {
+    int busy_sequences() const {  // the worker's count: slots of the running requests
         int n = 0;
-        for (const auto& r : running_) n += int(r->branches.size());
+        for (const auto& r : running_) n += branches_of(r->req);
         return n;
     }
 
@@ -282,6 +291,7 @@ class scheduler {
                     const int need = branches_of(waiting_.front().req);
                     if (need > free) break;
                     free -= need;
+                    busy_ += need;
                     admitted.push_back(std::move(waiting_.front()));
                     waiting_.pop_front();
                 }
@@ -289,6 +299,7 @@ class scheduler {
             drop_cancelled();
             for (queued& q : admitted) admit(std::move(q));
             step_all();
+            busy_.store(busy_sequences());  // requests that left (finished, failed, cancelled) free their slots
         }
         const auto stopped = std::make_exception_ptr(request_cancelled("the server is shutting down"));
         for (auto& r : running_) r->handle->fail(stopped);
@@ -471,6 +482,7 @@ class scheduler {
     std::condition_variable wake_;
     std::deque<queued> waiting_;
     bool stopping_ = false;
+    std::atomic<int> busy_{0};                       // sequence slots taken by admitted requests (submit reads it)
     std::vector<std::unique_ptr<running>> running_;  // only the worker touches it
     std::thread worker_;
 };
