@@ -53,7 +53,7 @@ namespace moe::serving {
 
 enum class request_mode { sample, self_consistency, cot_decoding };
 
-// One request, in the library's terms (moe/serving/openai.hpp builds it from an OpenAI request body).
+// One request, in the library's terms (moe/serving/openai_request.hpp builds it from an OpenAI request body).
 struct request {
     std::vector<std::int32_t> prompt;          // token ids, at least one
     decoding::generation_options generation;   // .branches: choices (sample), paths (self-consistency)
