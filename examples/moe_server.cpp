@@ -69,6 +69,7 @@ struct options {
     std::string alias;
     std::string chat_template = "auto";
     std::size_t max_body = 8 << 20;
+    std::int64_t prompt_cache_mib = 256;
 };
 
 [[noreturn]] void usage(const std::string& problem) {
@@ -84,7 +85,9 @@ struct options {
                  "  --api-key KEY            require 'Authorization: Bearer KEY' on /v1/ routes\n"
                  "  --alias NAME             the model id clients name (default: the checkpoint's name)\n"
                  "  --chat-template NAME     auto, qwen3, deepseek_r1, mistral or none\n"
-                 "  --max-body-bytes N       largest request body (default 8 MiB; larger: 413)\n",
+                 "  --max-body-bytes N       largest request body (default 8 MiB; larger: 413)\n"
+                 "  --prompt-cache-mib N     KV cache kept of recent prompts for requests that repeat or extend them\n"
+                 "                           (default 256; 0: off)\n",
                  problem.c_str());
     std::exit(2);
 }
@@ -116,6 +119,7 @@ options parse(int argc, char** argv) {
         else if (a == "--api-key") o.api_key = value();
         else if (a == "--alias") o.alias = value();
         else if (a == "--max-body-bytes") o.max_body = std::size_t(integer(a, value(), 1024, 1L << 30));
+        else if (a == "--prompt-cache-mib") o.prompt_cache_mib = integer(a, value(), 0, 1L << 30);
         else if (a == "--chat-template") {
             o.chat_template = value();
             if (o.chat_template != "auto" && o.chat_template != "qwen3" && o.chat_template != "deepseek_r1" &&
@@ -180,7 +184,9 @@ class model_service final : public service {
           meter_(moe::ledger::open_meter()),
           cost_(moe::ledger::cost_of<Model>()),
           scheduler_(model_, tok_, pool_, moe::serving::batch_meter(cost_, meter_.meter.get()),
-                     {.parallel_sequences = o.parallel, .queue = o.queue}, meter_.note) {
+                     {.prompt_cache_bytes = o.prompt_cache_mib << 20, .parallel_sequences = o.parallel,
+                      .queue = o.queue},
+                     meter_.note) {
         served_.id = std::move(id);
         served_.context = model_.max_positions();
         served_.parallel_sequences = o.parallel;
@@ -313,11 +319,16 @@ class http_front {
         }
         return port;
     }
-    void listen() { server_.listen_after_bind(); }
+    void listen() {
+        server_.listen_after_bind();
+        listen_returned_.store(true);
+    }
     void serve(service* s) { service_.store(s); }
-    // Stops accepting; requests in progress are cancelled at their next wait.
+    // Stops accepting; requests in progress are cancelled at their next wait. Waits for the listener to have
+    // started: httplib's stop() before listen would be lost, and listen would then never return.
     void stop() {
         stopping_.store(true);
+        while (!server_.is_running() && !listen_returned_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
         server_.stop();
     }
 
@@ -442,6 +453,7 @@ class http_front {
     httplib::Server server_;
     std::atomic<service*> service_{nullptr};
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> listen_returned_{false};
     std::atomic<std::uint64_t> requests_{0};
     std::int64_t started_ = std::int64_t(std::time(nullptr));
 };

@@ -210,4 +210,61 @@ TEST_CASE("scheduler: a full queue refuses, cancelled requests end, shutdown fai
     }
 }
 
+
+TEST_CASE("scheduler: the prompt cache reuses a repeated prompt exactly and extends a cached beginning", "[serving]") {
+    fixture f;
+    const request first = f.make(57486, 68937, 3, 0.9f);
+    request again = first;
+    request three = f.make(57486, 68937, 4, 1.0f, 3);  // same prompt, three branches
+    // A second turn: the first prompt, an answer, a new question (its beginning is the cached prompt).
+    request turn = f.make(1, 1, 5, 0.8f);
+    const std::vector<moe::text::chat_message> chat{{"user", "57486+68937", std::nullopt},
+                                                    {"assistant", "126423", std::nullopt},
+                                                    {"user", "12+30", std::nullopt}};
+    turn.prompt = moe::text::encode_chat(f.tok, moe::text::chat_family::qwen3, chat, {});
+    REQUIRE(std::equal(first.prompt.begin(), first.prompt.end(), turn.prompt.begin()));
+    turn.generation.max_tokens = 20;
+
+    std::vector<moe::serving::outcome> got;
+    {
+        moe::serving::scheduler<model_type> s(f.model, f.tok, f.pool, moe::serving::batch_meter(f.cost, nullptr),
+                                              {.parallel_sequences = 4, .queue = 4});
+        for (const request* r : std::vector<const request*>{&first, &again, &three, &turn}) {  // one by one: each sees the cache
+            auto h = s.submit(*r);
+            h->wait();
+            got.push_back(h->result());
+        }
+    }
+    const auto P = std::int64_t(first.prompt.size());
+    CHECK(got[0].cached_tokens == 0);
+    CHECK(got[1].cached_tokens == P);
+    CHECK(got[2].cached_tokens == P);
+    CHECK(got[3].cached_tokens == P);
+    // A reused prompt costs nothing: no prompt call in the ledger.
+    CHECK(got[1].ledger.prompt.tokens == 0);
+    CHECK(got[0].ledger.prompt.tokens == P);
+    CHECK(got[3].ledger.prompt.tokens == std::int64_t(turn.prompt.size()) - P);
+    // The same prompt's logits, bit for bit: the same tokens and log-probabilities.
+    const auto& a = got[0].generation.branches[0];
+    const auto& b = got[1].generation.branches[0];
+    REQUIRE(a.ids() == b.ids());
+    for (std::size_t t = 0; t < a.tokens.size(); ++t) CHECK(a.tokens[t].logprob == b.tokens[t].logprob);
+    // Against serial runs (the scheduler is gone).
+    const auto ref3 = f.serial(three).generation;
+    for (std::size_t i = 0; i < 3; ++i) CHECK(got[2].generation.branches[i].ids() == ref3.branches[i].ids());
+    const auto ref_turn = f.serial(turn).generation;
+    CHECK(got[3].generation.branches[0].ids() == ref_turn.branches[0].ids());
+    for (std::size_t t = 0; t < ref_turn.branches[0].tokens.size(); ++t)
+        CHECK(std::abs(got[3].generation.branches[0].tokens[t].logprob - ref_turn.branches[0].tokens[t].logprob) < 1e-4);
+
+    // Off: nothing reused.
+    moe::serving::scheduler<model_type> off(f.model, f.tok, f.pool, moe::serving::batch_meter(f.cost, nullptr),
+                                            {.prompt_cache_bytes = 0, .parallel_sequences = 2, .queue = 2});
+    for (int i = 0; i < 2; ++i) {
+        auto h = off.submit(first);
+        h->wait();
+        CHECK(h->result().cached_tokens == 0);
+    }
+}
+
 }  // namespace test_scheduler

@@ -4,7 +4,8 @@
 //   chat.completion        choices[i].message {role, content, reasoning_content}; finish_reason "stop" | "length"
 //                          (+ moe_finish_reason: the library's reason, e.g. "loop"); logprobs.content when asked
 //   text_completion        choices[i].text (the answer) and reasoning_content
-//   usage                  prompt_tokens, completion_tokens, total_tokens,
+//   usage                  prompt_tokens (prompt_tokens_details.cached_tokens: reused from the prompt cache),
+//                          completion_tokens, total_tokens,
 //                          completion_tokens_details.reasoning_tokens (tokens inside the thinking block, delimiters
 //                          and a forced budget message excluded: branch_result::thinking_tokens),
 //                          moe_ledger: the request's energy ledger (moe/ledger/json.hpp)
@@ -98,6 +99,7 @@ inline nlohmann::json usage_of(const outcome& o) {
         reasoning += b.thinking_tokens;
     }
     return {{"prompt_tokens", o.generation.prompt_tokens},
+            {"prompt_tokens_details", {{"cached_tokens", o.cached_tokens}}},
             {"completion_tokens", completion},
             {"total_tokens", o.generation.prompt_tokens + completion},
             {"completion_tokens_details", {{"reasoning_tokens", reasoning}}},

@@ -8,9 +8,13 @@
 //
 // One worker thread owns the model. Every turn of its loop:
 //   1. drops cancelled requests (their sequences and caches go with them);
-//   2. admits waiting requests, oldest first, while their branches fit the free sequence slots: each admitted
+//   2. admits the oldest waiting request if its branches fit the free sequence slots — one per turn, so that its
+//      first token is sampled right after its prefill and the running requests get a token between two prefills
+//      (a burst of N requests sees first tokens after 1, 2, … N prefills, not all after N): its
 //      prompt is prefilled in a forward call of its own, exactly as generate() prefills it, and frozen as the
-//      branches' shared prompt (CoT-decoding takes its first tokens from those logits);
+//      branches' shared prompt (CoT-decoding takes its first tokens from those logits). The frozen prompt and its
+//      last logits stay in a prompt cache: a later request with the same prompt computes none of it; a later
+//      one-branch request whose prompt begins with it computes only the rest (multi-turn chat);
 //   3. steps every live branch of every running request (decoding::detail::engine: sampling, reasoning controls,
 //      stop rules, streaming) and runs one forward call with one token per live branch of all requests;
 //   4. a request whose branches have all finished leaves at once: its outcome (self-consistency votes,
@@ -69,7 +73,8 @@ struct outcome {
     std::optional<decoding::self_consistency_result> self_consistency;  // mode self_consistency (its .generation empty)
     std::optional<decoding::cot_result> cot;                            // mode cot_decoding (its .generation empty)
     ledger::request_ledger ledger;
-    double queued_seconds = 0;  // submitted → admitted
+    double queued_seconds = 0;        // submitted → admitted
+    std::int64_t cached_tokens = 0;   // prompt positions reused from the prompt cache, not computed again
 };
 
 // The waiting queue is full: the caller should answer "try again later" (HTTP 503).
@@ -158,6 +163,11 @@ class request_handle {
 };
 
 struct scheduler_limits {
+    // Prompts kept after their request (KV cache and last logits) for requests that repeat or extend them;
+    // 0 turns the prompt cache off. Bytes as the model counts them (sequence::cache_bytes()), least recently used
+    // dropped first.
+    std::int64_t prompt_cache_bytes = std::int64_t{256} << 20;
+    std::size_t prompt_cache_entries = 32;
     int parallel_sequences = 4;  // most branches decoded at once, summed over running requests (llama-server's -np)
     std::size_t queue = 64;      // most requests waiting for a slot (0: none wait); submit() throws queue_full beyond
 };
@@ -258,6 +268,7 @@ class scheduler {
         std::vector<std::int32_t> first_tokens;  // CoT-decoding
         host_matrix<float> logits;               // (B, V) each branch's next-token logits
         std::int64_t capacity = 0;
+        std::int64_t cached_tokens = 0;  // prompt positions read from the prompt cache
 
         running(request r, std::shared_ptr<request_handle> h, double waited, ledger::tracker t)
             : req(std::move(r)), handle(std::move(h)), queued_seconds(waited), tracker(std::move(t)) {}
@@ -294,6 +305,7 @@ class scheduler {
                     busy_ += need;
                     admitted.push_back(std::move(waiting_.front()));
                     waiting_.pop_front();
+                    break;  // one prefill per turn (see the header)
                 }
             }
             drop_cancelled();
@@ -327,13 +339,35 @@ class scheduler {
             const std::int64_t V = model_.vocab_size(), P = std::int64_t(req.prompt.size());
             const auto B = std::size_t(branches_of(req));
             r->logits = host_matrix<float>(std::int64_t(B), V);
-            auto root = model_.new_sequence(P);
-            {
+            r->capacity = decoding::branch_capacity(model_, P, req.generation.max_tokens);
+            // The prompt: reused whole from the prompt cache, or its cached beginning extended (one branch), or
+            // prefilled alone and cached.
+            std::shared_ptr<const typename Model::sequence> shared;
+            std::optional<typename Model::sequence> extended;  // one branch continuing a cached beginning
+            const cached_prompt* hit = find_cached(req.prompt, B == 1);
+            if (hit && std::int64_t(hit->tokens.size()) == P) {
+                shared = hit->sequence;
+                std::copy(hit->logits.begin(), hit->logits.end(), r->logits.row(0));
+                r->cached_tokens = P;
+            } else if (hit) {
+                const auto C = std::int64_t(hit->tokens.size());
+                extended.emplace(model_.new_sequence(r->capacity, hit->sequence));
+                const std::span<const std::int32_t> rest(req.prompt.data() + C, std::size_t(P - C));
+                const typename Model::step prefill{rest, &*extended, matrix_view<float>{r->logits.row(0), 1, V}};
+                const batch_meter::share s{&r->tracker, ledger::phase::prompt, P - C, C, 1};
+                meter_.measure(std::span<const batch_meter::share>(&s, 1), [&] {
+                    model_.forward(std::span<const typename Model::step>(&prefill, 1), pool_);
+                });
+                r->cached_tokens = C;
+            } else {
+                auto root = model_.new_sequence(P);
                 const typename Model::step prefill{req.prompt, &root, matrix_view<float>{r->logits.row(0), 1, V}};
                 const batch_meter::share s{&r->tracker, ledger::phase::prompt, P, 0, 1};
                 meter_.measure(std::span<const batch_meter::share>(&s, 1), [&] {
                     model_.forward(std::span<const typename Model::step>(&prefill, 1), pool_);
                 });
+                shared = Model::share(std::move(root));
+                remember(req.prompt, shared, std::span<const float>(r->logits.row(0), std::size_t(V)));
             }
             if (req.mode == request_mode::cot_decoding) {
                 const std::span<const float> first(r->logits.row(0), std::size_t(V));
@@ -342,8 +376,6 @@ class scheduler {
             }
             for (std::size_t b = 1; b < B; ++b)
                 std::copy(r->logits.row(0), r->logits.row(0) + V, r->logits.row(std::int64_t(b)));
-            const auto shared = Model::share(std::move(root));
-            r->capacity = decoding::branch_capacity(model_, P, req.generation.max_tokens);
 
             running* self = r.get();
             if (req.stream) {
@@ -359,7 +391,7 @@ class scheduler {
             const ledger::phase first_phase =
                 req.generation.reasoning.starts_in_thinking ? ledger::phase::thinking : ledger::phase::answer;
             for (std::size_t b = 0; b < B; ++b) {
-                r->sequences.push_back(model_.new_sequence(r->capacity, shared));
+                r->sequences.push_back(extended ? std::move(*extended) : model_.new_sequence(r->capacity, shared));
                 r->branches.push_back(r->engine->make_branch(b, req.prompt));
                 if (b < r->first_tokens.size()) r->branches.back().forced.push_back(r->first_tokens[b]);
             }
@@ -441,6 +473,7 @@ class scheduler {
     void complete(running& r) {
         outcome o;
         o.queued_seconds = r.queued_seconds;
+        o.cached_tokens = r.cached_tokens;
         decoding::generation_result g;
         g.prompt_tokens = std::int64_t(r.req.prompt.size());
         // Forward calls after the prefill this request took part in (generate()'s count for the same request).
@@ -471,6 +504,46 @@ class scheduler {
         r.handle->finish(std::move(o));
     }
 
+    struct cached_prompt {
+        std::vector<std::int32_t> tokens;
+        std::shared_ptr<const typename Model::sequence> sequence;
+        std::vector<float> logits;  // (V) the last position's
+        std::uint64_t used = 0;     // recency
+        std::int64_t bytes = 0;
+    };
+
+    // The cached prompt equal to `prompt`, else (when `extend`: a request of one branch, which can continue a
+    // shared prompt in its own sequence) the longest one that begins it; null when none.
+    const cached_prompt* find_cached(const std::vector<std::int32_t>& prompt, bool extend) {
+        cached_prompt* best = nullptr;
+        for (auto& c : prompt_cache_) {
+            if (c.tokens.size() > prompt.size() || !std::equal(c.tokens.begin(), c.tokens.end(), prompt.begin())) continue;
+            if (c.tokens.size() < prompt.size() && !extend) continue;
+            if (!best || c.tokens.size() > best->tokens.size()) best = &c;
+        }
+        if (best) best->used = ++clock_;
+        return best;
+    }
+
+    void remember(const std::vector<std::int32_t>& prompt, std::shared_ptr<const typename Model::sequence> sequence,
+                  std::span<const float> logits) {
+        if (limits_.prompt_cache_bytes <= 0 || limits_.prompt_cache_entries == 0) return;
+        std::int64_t bytes = 0;
+        if constexpr (requires { { sequence->cache_bytes() } -> std::convertible_to<std::int64_t>; })
+            bytes = sequence->cache_bytes();
+        bytes += std::int64_t(logits.size() * sizeof(float) + prompt.size() * sizeof(std::int32_t));
+        if (bytes > limits_.prompt_cache_bytes) return;
+        prompt_cache_.push_back({prompt, std::move(sequence), {logits.begin(), logits.end()}, ++clock_, bytes});
+        std::int64_t total = 0;
+        for (const auto& c : prompt_cache_) total += c.bytes;
+        while (total > limits_.prompt_cache_bytes || prompt_cache_.size() > limits_.prompt_cache_entries) {
+            const auto oldest = std::min_element(prompt_cache_.begin(), prompt_cache_.end(),
+                                                 [](const auto& a, const auto& b) { return a.used < b.used; });
+            total -= oldest->bytes;
+            prompt_cache_.erase(oldest);  // branches still reading it keep it alive (shared_ptr)
+        }
+    }
+
     Model& model_;
     const text::tokenizer& tok_;
     executor& pool_;
@@ -484,6 +557,8 @@ class scheduler {
     bool stopping_ = false;
     std::atomic<int> busy_{0};                       // sequence slots taken by admitted requests (submit reads it)
     std::vector<std::unique_ptr<running>> running_;  // only the worker touches it
+    std::vector<cached_prompt> prompt_cache_;        // the worker's too
+    std::uint64_t clock_ = 0;
     std::thread worker_;
 };
 
