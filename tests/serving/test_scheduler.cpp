@@ -16,6 +16,7 @@
 #include "moe/models/cpu.hpp"
 #include "moe/serving/scheduler.hpp"
 #include "moe/text/chat_template.hpp"
+#include "moe/text/encode_chat.hpp"
 #include "moe/text/tokenizer.hpp"
 
 namespace test_scheduler {
