@@ -1,18 +1,18 @@
 #!/usr/bin/env python3
 """Serving benchmark: generated tokens/s and time to first token of OpenAI-compatible servers under concurrent load.
 
-    bench/bench_server.py --server 'moe=build/bench-server/moe_server_bench -m MODEL.gguf --port {port} -np 32 ...' \
+    bench/bench_server.py --server 'moe=build/bench-server/bench/moe_server_bench -m MODEL.gguf --port {port} -np 32 ...' \
                           --server 'llama.cpp=llama-server -m MODEL.gguf --port {port} -np 32 ...' \
                           [--concurrency 1,4,16,32] [--json results.json] [--markdown results.md]
 
 The comparison on the medium benchmark model (bench_e2e's Mixtral-shaped random-weight model, its BF16 GGUF written
 by bench/run_vs_llama_cpp.py): moe_server built for that file's type with bf16_compute weights (bf16 x bf16
-products, as llama.cpp multiplies a BF16 model), llama-server (llama.cpp's tools/server, -DLLAMA_BUILD_SERVER=ON)
+products, as llama.cpp multiplies a BF16 model), llama-server (llama.cpp's server program, built with -DLLAMA_BUILD_SERVER=ON)
 on the same file, 32 slots each, 2 threads each, 256 positions per sequence:
 
     M=/tmp/moe_e2e/mixtral/model-bf16.gguf
     bench/bench_server.py --wait-idle --requests-per-client 1 --min-requests 4 --json server.json \
-        --server "moe=build/bench-server/moe_server_bench -m $M --port {port} -t 2 -c 256 -np 32" \
+        --server "moe=build/bench-server/bench/moe_server_bench -m $M --port {port} -t 2 -c 256 -np 32" \
         --server "llama.cpp=llama-server -m $M --port {port} -t 2 -tb 2 -c 8192 -np 32 -cram 0 --no-webui" \
         --extra 'llama.cpp={"ignore_eos": true}'
 
